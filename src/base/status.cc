@@ -10,6 +10,8 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kNotFound: return "not-found";
     case StatusCode::kConflict: return "conflict";
     case StatusCode::kGone: return "gone";
+    case StatusCode::kPrecondition: return "precondition";
+    case StatusCode::kUnprocessable: return "unprocessable";
     case StatusCode::kUnsupported: return "unsupported";
     case StatusCode::kBusy: return "busy";
     case StatusCode::kUnavailable: return "unavailable";

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace lhcr {
 
@@ -21,7 +22,9 @@ enum class StatusCode {
   kIncorrect,    // the input is malformed or invalid (HTTP 400 / 422)
   kForbidden,    // the caller may not do this (403)
   kNotFound,     // no such thing (404)
-  kConflict,     // a version or uniqueness conflict (409 / 412)
+  kConflict,     // a version or uniqueness conflict (409)
+  kPrecondition, // a stated precondition (If-Match, a conditional match) fails (412)
+  kUnprocessable,// well-formed, but breaks a rule of the content (422)
   kGone,         // it existed and was deleted (410)
   kUnsupported,  // not implemented or not allowed here (405 / 501)
   kBusy,         // try again later (429 / 503)
@@ -30,6 +33,15 @@ enum class StatusCode {
 };
 
 std::string_view StatusCodeName(StatusCode code);
+
+// One problem behind a Status, for messages that list several (validation):
+// a FHIR IssueType code, where it is (FHIRPath-style) and what is wrong.
+struct StatusDetail {
+  std::string code;
+  std::string location;
+  std::string message;
+  bool operator==(const StatusDetail&) const = default;
+};
 
 class Status {
  public:
@@ -42,10 +54,19 @@ class Status {
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status Conflict(std::string m) { return {StatusCode::kConflict, std::move(m)}; }
   static Status Gone(std::string m) { return {StatusCode::kGone, std::move(m)}; }
+  static Status Precondition(std::string m) { return {StatusCode::kPrecondition, std::move(m)}; }
+  static Status Unprocessable(std::string m) { return {StatusCode::kUnprocessable, std::move(m)}; }
   static Status Unsupported(std::string m) { return {StatusCode::kUnsupported, std::move(m)}; }
   static Status Busy(std::string m) { return {StatusCode::kBusy, std::move(m)}; }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Fault(std::string m) { return {StatusCode::kFault, std::move(m)}; }
+
+  // The same status with a list of the problems behind it.
+  Status WithDetails(std::vector<StatusDetail> details) && {
+    details_ = std::move(details);
+    return std::move(*this);
+  }
+  const std::vector<StatusDetail>& details() const { return details_; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
@@ -58,6 +79,7 @@ class Status {
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::vector<StatusDetail> details_;
 };
 
 // Result<T> holds either a value or a non-OK Status.

@@ -1,0 +1,19 @@
+// Resource id generation, injectable for tests.
+#pragma once
+
+#include <string>
+
+namespace lhcr {
+
+class IdGenerator {
+ public:
+  virtual ~IdGenerator() = default;
+  // A new id, valid as a FHIR id ([A-Za-z0-9\-\.]{1,64}) and unique.
+  virtual std::string Next() = 0;
+};
+
+// Random version-4 UUIDs from a per-thread generator seeded from the OS.
+// Thread-safe.
+IdGenerator& UuidGenerator();
+
+}  // namespace lhcr
