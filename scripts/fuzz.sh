@@ -28,7 +28,7 @@ if [[ -n "${FUZZ_TARGETS:-}" ]]; then
   read -r -a targets <<<"$FUZZ_TARGETS"
 else
   mapfile -t targets < <(ninja -C "$build" -t targets all |
-    sed -n 's|^\(fuzz/\)\{0,1\}\([A-Za-z0-9_]*_fuzz\): .*|\2|p' | sort -u)
+    sed -n 's|^\(fuzz/\)\{0,1\}\([A-Za-z0-9_]*_fuzz\): .*|\2|p' | grep -v '^cmake_' | sort -u)
 fi
 if [[ ${#targets[@]} -eq 0 ]]; then
   echo "no *_fuzz targets found in $build" >&2

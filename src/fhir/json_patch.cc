@@ -104,13 +104,18 @@ Result<size_t> ArrayIndex(const Pointer& p, size_t i, size_t size, bool for_inse
                           std::to_string(size) + ")");
 }
 
+// Whether `it` is `object`'s member end. RapidJSON 1.1's comparison of
+// non-const member iterators is ambiguous under C++20's reversed-operator
+// rules (clang -Wambiguous-reversed-operator); const ones are not.
+bool IsEnd(const Json& object, Json::ConstMemberIterator it) { return it == object.MemberEnd(); }
+
 // The value named by the first `count` tokens of `p`.
 Result<Json*> Walk(Json& root, const Pointer& p, size_t count) {
   Json* cur = &root;
   for (size_t i = 0; i < count; ++i) {
     if (cur->IsObject()) {
       auto it = cur->FindMember(Ref(p.tokens[i]));
-      if (it == cur->MemberEnd()) return Missing(p, i + 1);
+      if (IsEnd(*cur, it)) return Missing(p, i + 1);
       cur = &it->value;
     } else if (cur->IsArray()) {
       ASSIGN_OR_RETURN(size_t index, ArrayIndex(p, i, cur->Size(), /*for_insert=*/false));
@@ -138,7 +143,7 @@ Status Add(Json& root, const Pointer& p, Json& value, Allocator& alloc) {
   const std::string& token = p.tokens[last];
   if (parent->IsObject()) {
     auto it = parent->FindMember(Ref(token));
-    if (it != parent->MemberEnd()) {
+    if (!IsEnd(*parent, it)) {
       it->value = value;
     } else {
       Json name(token.data(), static_cast<rapidjson::SizeType>(token.size()), alloc);
@@ -166,7 +171,7 @@ Status Remove(Json& root, const Pointer& p, Json* removed) {
   ASSIGN_OR_RETURN(Json * parent, Walk(root, p, last));
   if (parent->IsObject()) {
     auto it = parent->FindMember(Ref(p.tokens[last]));
-    if (it == parent->MemberEnd()) return Missing(p, last + 1);
+    if (IsEnd(*parent, it)) return Missing(p, last + 1);
     if (removed != nullptr) *removed = it->value;
     parent->EraseMember(it);  // keeps the order of the other members
     return Status::Ok();
