@@ -190,21 +190,46 @@ bool DecimalText(std::string_view s) {
   return i == s.size();
 }
 
+// Whether any of the 8 bytes at p is below `n` (n <= 128): the classic
+// "haszero"-style test, so long texts are scanned a word at a time.
+bool AnyByteBelow(const char* p, uint64_t n) {
+  uint64_t x;
+  std::memcpy(&x, p, sizeof x);
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  return ((x - kOnes * n) & ~x & (kOnes * 0x80)) != 0;
+}
+
+// True when no byte of s is rejected by `bad`; bytes >= `below` are never bad.
+template <typename Bad>
+bool NoBadByte(std::string_view s, uint64_t below, Bad bad) {
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    if (!AnyByteBelow(s.data() + i, below)) continue;
+    for (size_t k = i; k < i + 8; ++k) {
+      if (bad(s[k])) return false;
+    }
+  }
+  for (; i < s.size(); ++i) {
+    if (bad(s[i])) return false;
+  }
+  return true;
+}
+
 // FHIR string (http://hl7.org/fhir/R4/datatypes.html#string): not empty, no
 // characters below U+0020 except tab, CR and LF. (The regex [ \r\n\t\S]+ only
 // excludes \f and \v; the prose rule is the stricter one.)
 bool StringText(std::string_view s) {
   if (s.empty()) return false;
-  for (char c : s) {
+  return NoBadByte(s, 0x20, [](char c) {
     auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 && c != '\t' && c != '\n' && c != '\r') return false;
-  }
-  return true;
+    return u < 0x20 && c != '\t' && c != '\n' && c != '\r';
+  });
 }
 
 // [^\s]+(\s[^\s]+)*
 bool CodeText(std::string_view s) {
   if (s.empty() || IsRegexSpace(s.front()) || IsRegexSpace(s.back())) return false;
+  if (NoBadByte(s, 0x21, [](char c) { return IsRegexSpace(c); })) return true;
   for (size_t i = 1; i < s.size(); ++i) {
     if (IsRegexSpace(s[i]) && IsRegexSpace(s[i - 1])) return false;
   }
@@ -224,10 +249,7 @@ bool IdText(std::string_view s) {
 // \S* (and not empty: FHIR has no empty strings).
 bool UriText(std::string_view s) {
   if (s.empty()) return false;
-  for (char c : s) {
-    if (IsRegexSpace(c)) return false;
-  }
-  return true;
+  return NoBadByte(s, 0x21, [](char c) { return IsRegexSpace(c); });
 }
 
 // urn:oid:[0-2](\.(0|[1-9][0-9]*))+
@@ -347,13 +369,27 @@ struct Child {
   int32_t max = -1;          // -1 for "*"
 };
 
+// A cheap hash of a short property name: its length and its first and last
+// (up to) eight bytes. Lookups compare the full name, so collisions only cost
+// a probe.
 uint32_t Hash(std::string_view s) {
-  uint32_t h = 2166136261u;  // FNV-1a
-  for (char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 16777619u;
+  const char* p = s.data();
+  size_t n = s.size();
+  uint64_t a = 0, b = 0;
+  if (n >= 8) {
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + n - 8, 8);
+  } else if (n >= 4) {
+    uint32_t x, y;
+    std::memcpy(&x, p, 4);
+    std::memcpy(&y, p + n - 4, 4);
+    a = x;
+    b = y;
+  } else {
+    for (size_t i = 0; i < n; ++i) a = (a << 8) | static_cast<unsigned char>(p[i]);
   }
-  return h;
+  uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ (n * 0x165667B19E3779F9ull);
+  return static_cast<uint32_t>(h ^ (h >> 29) ^ (h >> 47));
 }
 
 // The elements of one type or backbone element, with an open-addressing hash
