@@ -40,6 +40,7 @@ struct ResourceVersion {
   Method method = Method::kCreate;
   bool deleted = false;      // a tombstone (json is empty)
   std::string json;          // the stored bytes, meta.versionId/lastUpdated set
+  int64_t rid = 0;           // the store's row id (set by Fetch)
 
   bool operator==(const ResourceVersion&) const = default;
 };

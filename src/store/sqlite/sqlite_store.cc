@@ -392,6 +392,7 @@ class SqliteView : public WriteTxn {
       v.seq = st.Int(3);
       v.last_updated = st.Int(4);
       v.json = st.Text(6);
+      v.rid = rid;
       out.push_back(std::move(v));
     }
     return out;

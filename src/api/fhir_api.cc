@@ -1,0 +1,330 @@
+#include "api/fhir_api.h"
+
+#include <strings.h>
+
+#include <vector>
+
+#include "base/time.h"
+#include "interaction/bundle_writer.h"
+#include "search/search.h"
+
+namespace lhcr::api {
+namespace {
+
+using interaction::JsonString;
+using interaction::Preconditions;
+using interaction::RequestContext;
+using interaction::Response;
+
+constexpr const char* kFhirJson = "application/fhir+json; charset=utf-8";
+
+std::string IssueCode(StatusCode c) {
+  switch (c) {
+    case StatusCode::kIncorrect: return "invalid";
+    case StatusCode::kForbidden: return "forbidden";
+    case StatusCode::kNotFound: return "not-found";
+    case StatusCode::kConflict: return "conflict";
+    case StatusCode::kPrecondition: return "conflict";
+    case StatusCode::kGone: return "deleted";
+    case StatusCode::kUnprocessable: return "invalid";
+    case StatusCode::kUnsupported: return "not-supported";
+    case StatusCode::kBusy: return "throttled";
+    case StatusCode::kUnavailable: return "transient";
+    default: return "exception";
+  }
+}
+
+std::optional<int64_t> ParseEtag(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  if (s.rfind("W/", 0) == 0) s.remove_prefix(2);
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+bool ContainsCi(std::string_view hay, std::string_view needle) {
+  if (needle.size() > hay.size()) return false;
+  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    if (strncasecmp(hay.data() + i, needle.data(), needle.size()) == 0) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> SplitPath(std::string_view path) {
+  std::vector<std::string> parts;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (slash > pos) parts.emplace_back(path.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+  return parts;
+}
+
+HttpResponse Error(const Status& s) {
+  HttpResponse r;
+  r.status = HttpStatusFor(s);
+  r.body = OperationOutcomeFor(s);
+  r.SetHeader("Content-Type", kFhirJson);
+  return r;
+}
+
+}  // namespace
+
+int HttpStatusFor(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kIncorrect: return 400;
+    case StatusCode::kForbidden: return 403;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kConflict: return 409;
+    case StatusCode::kGone: return 410;
+    case StatusCode::kPrecondition: return 412;
+    case StatusCode::kUnprocessable: return 422;
+    case StatusCode::kUnsupported: return 405;
+    case StatusCode::kBusy: return 429;
+    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kFault: return 500;
+  }
+  return 500;
+}
+
+std::string OperationOutcomeFor(const Status& status) {
+  std::string j = "{\"resourceType\":\"OperationOutcome\",\"issue\":[";
+  if (status.ok()) {
+    j += "{\"severity\":\"information\",\"code\":\"informational\",\"diagnostics\":\"ok\"}]}";
+    return j;
+  }
+  if (status.details().empty()) {
+    j += "{\"severity\":\"error\",\"code\":" + JsonString(IssueCode(status.code())) +
+         ",\"diagnostics\":" + JsonString(status.message()) + "}";
+  } else {
+    bool first = true;
+    for (const StatusDetail& d : status.details()) {
+      if (!first) j += ",";
+      first = false;
+      j += "{\"severity\":\"error\",\"code\":" +
+           JsonString(d.code.empty() ? IssueCode(status.code()) : d.code) +
+           ",\"diagnostics\":" + JsonString(d.message);
+      if (!d.location.empty()) {
+        j += ",\"location\":[" + JsonString(d.location) + "],\"expression\":[" +
+             JsonString(d.location) + "]";
+      }
+      j += "}";
+    }
+  }
+  j += "]}";
+  return j;
+}
+
+FhirApi::FhirApi(interaction::Interactions& interactions, FhirApiOptions options,
+                 std::function<std::string()> metrics)
+    : interactions_(interactions), options_(std::move(options)), metrics_(std::move(metrics)) {}
+
+bool FhirApi::IsCheap(const HttpRequest& request) {
+  if (request.method != "GET" && request.method != "HEAD") return false;
+  std::string_view path = request.Path();
+  if (path == "/healthz") return true;
+  if (path.rfind("/fhir/", 0) != 0 || !request.Query().empty()) return false;
+  std::vector<std::string> parts = SplitPath(path.substr(6));
+  // Type/id or Type/id/_history/vid
+  return (parts.size() == 2 && parts[1][0] != '_') ||
+         (parts.size() == 4 && parts[2] == "_history");
+}
+
+HttpResponse FhirApi::Handle(const HttpRequest& request) {
+  std::string_view path = request.Path();
+  if (path == "/healthz") {
+    HttpResponse r;
+    r.body = "ok\n";
+    r.SetHeader("Content-Type", "text/plain");
+    return r;
+  }
+  if (path == "/metrics") {
+    HttpResponse r;
+    r.body = metrics_ ? metrics_() : "";
+    r.SetHeader("Content-Type", "text/plain; version=0.0.4");
+    return r;
+  }
+  if (path == "/fhir" || path.rfind("/fhir/", 0) == 0) {
+    HttpResponse r = HandleFhir(request, path.substr(5));
+    if (request.method == "HEAD") r.body.clear();
+    return r;
+  }
+  return Error(Status::NotFound("no such endpoint: " + std::string(path)));
+}
+
+HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) {
+  RequestContext ctx;
+  if (!options_.base_url.empty()) {
+    ctx.base_url = options_.base_url;
+  } else {
+    std::string_view host = req.Header("Host");
+    ctx.base_url = "http://" + std::string(host.empty() ? "localhost" : host) + "/fhir";
+  }
+  std::string_view prefer = req.Header("Prefer");
+  ctx.strict = ContainsCi(prefer, "handling=strict");
+
+  // Format negotiation: JSON only.
+  auto query = search::ParseQueryString(req.Query());
+  if (!query.ok()) return Error(query.status());
+  for (const auto& [k, v] : *query) {
+    if (k == "_format" && !ContainsCi(v, "json")) {
+      HttpResponse r = Error(Status::Unsupported("only JSON is supported (_format=" + v + ")"));
+      r.status = 406;
+      return r;
+    }
+  }
+  std::string_view accept = req.Header("Accept");
+  if (!accept.empty() && !ContainsCi(accept, "json") && !ContainsCi(accept, "*/*")) {
+    HttpResponse r = Error(Status::Unsupported("only application/fhir+json is supported"));
+    r.status = 406;
+    return r;
+  }
+  const std::string& m = req.method;
+  const bool has_body = m == "POST" || m == "PUT" || m == "PATCH";
+  if (has_body && !req.body.empty()) {
+    std::string_view ct = req.Header("Content-Type");
+    bool form = ContainsCi(ct, "application/x-www-form-urlencoded");
+    if (!ct.empty() && !ContainsCi(ct, "json") && !form) {
+      HttpResponse r = Error(Status::Incorrect("unsupported Content-Type " + std::string(ct)));
+      r.status = 415;
+      return r;
+    }
+  }
+
+  Preconditions pre;
+  if (auto h = req.Header("If-Match"); !h.empty()) {
+    pre.if_match = ParseEtag(h);
+    if (!pre.if_match) return Error(Status::Incorrect("If-Match must be an ETag like W/\"1\""));
+  }
+  if (auto h = req.Header("If-None-Match"); !h.empty()) {
+    if (h == "*") pre.if_none_match_any = true;
+    else pre.if_none_match = ParseEtag(h);
+  }
+  if (auto h = req.Header("If-Modified-Since"); !h.empty()) pre.if_modified_since = ParseHttpDate(h);
+  pre.if_none_exist = std::string(req.Header("If-None-Exist"));
+
+  std::vector<std::string> parts = SplitPath(path);
+  Result<Response> result = Status::Unsupported("method " + m + " is not allowed on " + req.target);
+  bool search_result = false;
+  const std::string q(req.Query());
+
+  if (parts.empty()) {
+    if (m == "POST") {
+      result = interactions_.Bundle(ctx, req.body);
+    } else if (m == "GET" || m == "HEAD") {
+      std::string token;
+      int offset = 0, count = 50;
+      for (const auto& [k, v] : *query) {
+        if (k == "_getpages") token = v;
+        if (k == "_getpagesoffset") offset = std::atoi(v.c_str());
+        if (k == "_count") count = std::atoi(v.c_str());
+      }
+      if (token.empty()) {
+        result = Status::Unsupported("search across all types is not supported; search a type");
+      } else {
+        result = interactions_.SearchPage(ctx, token, std::max(0, offset), count);
+      }
+    }
+  } else if (parts[0] == "metadata" && parts.size() == 1) {
+    if (m == "GET" || m == "HEAD") result = interactions_.Capabilities(ctx);
+  } else if (parts[0] == "_history" && parts.size() == 1) {
+    if (m == "GET" || m == "HEAD") result = interactions_.History(ctx, "", "", *query);
+  } else {
+    const std::string& type = parts[0];
+    if (parts.size() == 1) {
+      if (m == "GET" || m == "HEAD") {
+        result = interactions_.Search(ctx, type, *query);
+        search_result = true;
+      } else if (m == "POST") {
+        result = interactions_.Create(ctx, type, req.body, pre);
+      } else if (m == "PUT") {
+        result = q.empty() ? Result<Response>(Status::Unsupported("PUT needs an id or search criteria"))
+                           : interactions_.ConditionalUpdate(ctx, type, q, req.body, pre);
+      } else if (m == "DELETE") {
+        result = q.empty() ? Result<Response>(Status::Unsupported("DELETE needs an id or search criteria"))
+                           : interactions_.ConditionalDelete(ctx, type, q);
+      }
+    } else if (parts.size() == 2 && parts[1] == "_search") {
+      if (m == "POST") {
+        auto form = search::ParseQueryString(req.body);
+        if (!form.ok()) {
+          result = form.status();
+        } else {
+          search::QueryParams all = *query;
+          all.insert(all.end(), form->begin(), form->end());
+          result = interactions_.Search(ctx, type, all);
+          search_result = true;
+        }
+      }
+    } else if (parts.size() == 2 && parts[1] == "_history") {
+      if (m == "GET" || m == "HEAD") result = interactions_.History(ctx, type, "", *query);
+    } else if (parts.size() == 2) {
+      const std::string& id = parts[1];
+      if (m == "GET" || m == "HEAD") result = interactions_.Read(ctx, type, id, pre);
+      else if (m == "PUT") result = interactions_.Update(ctx, type, id, req.body, pre);
+      else if (m == "DELETE") result = interactions_.Delete(ctx, type, id, pre);
+      else if (m == "PATCH") {
+        std::string_view ct = req.Header("Content-Type");
+        if (!ContainsCi(ct, "json-patch")) {
+          HttpResponse r = Error(Status::Incorrect("PATCH takes application/json-patch+json"));
+          r.status = 415;
+          return r;
+        }
+        result = interactions_.Patch(ctx, type, id, req.body, pre);
+      }
+    } else if (parts.size() == 3 && parts[2] == "_history") {
+      if (m == "GET" || m == "HEAD") result = interactions_.History(ctx, type, parts[1], *query);
+    } else if (parts.size() == 4 && parts[2] == "_history") {
+      if (m == "GET" || m == "HEAD") {
+        auto vid = ParseEtag(parts[3]);
+        result = vid ? interactions_.VRead(ctx, type, parts[1], *vid)
+                     : Result<Response>(Status::NotFound("no version " + parts[3]));
+      }
+    } else {
+      result = Status::NotFound("no such FHIR endpoint: " + std::string(path));
+    }
+  }
+  (void)search_result;
+  if (!result.ok()) return Error(result.status());
+
+  const Response& res = *result;
+  HttpResponse out;
+  switch (res.kind) {
+    case Response::Kind::kCreated: out.status = 201; break;
+    case Response::Kind::kNoContent: out.status = 204; break;
+    case Response::Kind::kNotModified: out.status = 304; break;
+    default: out.status = 200;
+  }
+  if (res.version) out.SetHeader("ETag", "W/\"" + std::to_string(*res.version) + "\"");
+  if (res.last_updated) out.SetHeader("Last-Modified", FormatHttpDate(*res.last_updated));
+  if (!res.location.empty() && (res.kind == Response::Kind::kCreated || m == "PUT" || m == "PATCH")) {
+    out.SetHeader(res.kind == Response::Kind::kCreated ? "Location" : "Content-Location",
+                  ctx.base_url + "/" + res.location);
+  }
+  if (out.status == 304 || out.status == 204) return out;
+  out.body = res.body;
+  if (res.is_resource && (m == "POST" || m == "PUT" || m == "PATCH")) {
+    if (ContainsCi(prefer, "return=minimal")) {
+      out.body.clear();
+      return out;
+    }
+    if (ContainsCi(prefer, "return=OperationOutcome")) {
+      out.body = "{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"information\","
+                 "\"code\":\"informational\",\"diagnostics\":" +
+                 JsonString(out.status == 201 ? "created " + res.location : "stored " + res.location) +
+                 "}]}";
+    }
+  }
+  out.SetHeader("Content-Type", kFhirJson);
+  return out;
+}
+
+}  // namespace lhcr::api

@@ -1,0 +1,47 @@
+// FhirApi: the FHIR R4 RESTful API over HTTP. Routes a request to an
+// interaction, negotiates format, reads the headers it understands and
+// encodes the result; errors become an OperationOutcome with the HTTP status
+// that HttpStatusFor gives their category (the one place that decides).
+//
+// Thread-safe: Handle may be called from many threads at once.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "api/http.h"
+#include "base/status.h"
+#include "interaction/interaction.h"
+
+namespace lhcr::api {
+
+// The HTTP status for an error category (and 200 for OK).
+int HttpStatusFor(const Status& status);
+// An OperationOutcome (JSON) describing `status`, one issue per detail.
+std::string OperationOutcomeFor(const Status& status);
+
+struct FhirApiOptions {
+  // The public base URL ("https://shcr.example.org/fhir"). Empty: taken from
+  // the request's Host header as http://HOST/fhir.
+  std::string base_url;
+};
+
+class FhirApi {
+ public:
+  FhirApi(interaction::Interactions& interactions, FhirApiOptions options,
+          std::function<std::string()> metrics);
+
+  HttpResponse Handle(const HttpRequest& request);
+
+  // Whether the request is a cheap point read that may run on an I/O thread.
+  static bool IsCheap(const HttpRequest& request);
+
+ private:
+  HttpResponse HandleFhir(const HttpRequest& request, std::string_view path);
+
+  interaction::Interactions& interactions_;
+  FhirApiOptions options_;
+  std::function<std::string()> metrics_;
+};
+
+}  // namespace lhcr::api

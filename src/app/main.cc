@@ -1,0 +1,156 @@
+// lhcr: the regional shared health and care record. One binary, verbs as
+// subcommands; this file only parses arguments and wires the rooms together.
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "api/fhir_api.h"
+#include "api/http_server.h"
+#include "base/ids.h"
+#include "base/time.h"
+#include "fhir/search_param.h"
+#include "fhir/validator.h"
+#include "interaction/interaction.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace lhcr {
+namespace {
+
+struct ServeArgs {
+  std::string data = "lhcr-data";
+  std::string listen = "127.0.0.1:8080";
+  std::string base_url;
+  int io_threads = 2;
+  int workers = 16;
+  bool fsync = true;
+};
+
+Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& s) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos) return Status::Incorrect("--listen takes HOST:PORT, got " + s);
+  std::string host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    port = std::stoi(s.substr(colon + 1));
+  } catch (...) {
+    return Status::Incorrect("--listen port is not a number: " + s);
+  }
+  if (port < 0 || port > 65535) return Status::Incorrect("--listen port out of range: " + s);
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+std::string Metrics(api::HttpServer* server, store::Store& store) {
+  std::string m;
+  auto line = [&](const char* name, const char* help, const char* type, uint64_t v) {
+    m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+         name + " " + std::to_string(v) + "\n";
+  };
+  if (server != nullptr) {
+    api::HttpServerStats s = server->stats();
+    line("lhcr_http_requests_total", "HTTP responses written.", "counter", s.requests_total);
+    m += "# HELP lhcr_http_responses_total HTTP responses by status class.\n"
+         "# TYPE lhcr_http_responses_total counter\n";
+    m += "lhcr_http_responses_total{class=\"2xx\"} " + std::to_string(s.responses_2xx) + "\n";
+    m += "lhcr_http_responses_total{class=\"3xx\"} " + std::to_string(s.responses_3xx) + "\n";
+    m += "lhcr_http_responses_total{class=\"4xx\"} " + std::to_string(s.responses_4xx) + "\n";
+    m += "lhcr_http_responses_total{class=\"5xx\"} " + std::to_string(s.responses_5xx) + "\n";
+    line("lhcr_http_active_connections", "Open HTTP connections.", "gauge", s.active_connections);
+    line("lhcr_http_rejected_connections_total", "Connections refused over the limit.", "counter",
+         s.rejected_connections);
+    line("lhcr_http_timeouts_total", "Read, write and idle timeouts.", "counter", s.timeouts);
+  }
+  store::StoreStats st = store.Stats();
+  line("lhcr_store_commits_total", "Store transactions committed (group commits).", "counter",
+       static_cast<uint64_t>(st.commits));
+  line("lhcr_store_write_batches_total", "Write calls committed.", "counter",
+       static_cast<uint64_t>(st.write_batches));
+  line("lhcr_store_versions", "Resource versions stored.", "gauge", static_cast<uint64_t>(st.versions));
+  return m;
+}
+
+int Serve(const ServeArgs& args) {
+  auto listen = ParseListen(args.listen);
+  if (!listen.ok()) {
+    std::cerr << "lhcr serve: " << listen.status().message() << "\n";
+    return 2;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(args.data, ec);
+  if (ec) {
+    std::cerr << "lhcr serve: cannot create data directory " << args.data << ": " << ec.message() << "\n";
+    return 1;
+  }
+  store::SqliteOptions so;
+  so.path = (std::filesystem::path(args.data) / "lhcr.db").string();
+  so.synchronous_full = args.fsync;
+  auto store = store::OpenSqliteStore(so);
+  if (!store.ok()) {
+    std::cerr << "lhcr serve: " << store.status().ToString() << "\n";
+    return 1;
+  }
+  interaction::Interactions interactions(**store, fhir::SearchParamRegistry::R4(),
+                                         fhir::Validator::R4(), SystemClock(), UuidGenerator());
+  api::HttpServer* server_ptr = nullptr;
+  api::FhirApiOptions ao;
+  ao.base_url = args.base_url;
+  api::FhirApi api(interactions, ao, [&] { return Metrics(server_ptr, **store); });
+
+  // Block the stop signals in every thread; this one waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  api::HttpServerOptions ho;
+  ho.host = listen->first;
+  ho.port = listen->second;
+  ho.io_threads = args.io_threads;
+  ho.worker_threads = args.workers;
+  auto server = api::HttpServer::Start(
+      ho, [&](const api::HttpRequest& r) { return api.Handle(r); },
+      [](const api::HttpRequest& r) { return api::FhirApi::IsCheap(r); });
+  if (!server.ok()) {
+    std::cerr << "lhcr serve: " << server.status().ToString() << "\n";
+    return 1;
+  }
+  server_ptr = server->get();
+  std::string host = listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first;
+  std::string base = args.base_url.empty()
+                         ? "http://" + host + ":" + std::to_string((*server)->port()) + "/fhir"
+                         : args.base_url;
+  std::cout << "lhcr serving " << base << " (data in " << args.data << ")" << std::endl;
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::cout << "lhcr: stopping on signal " << sig << std::endl;
+  (*server)->Stop();  // finishes in-flight requests; their writes are committed
+  (*store)->Close();
+  std::cout << "lhcr: stopped cleanly" << std::endl;
+  return 0;
+}
+
+}  // namespace
+}  // namespace lhcr
+
+int main(int argc, char** argv) {
+  CLI::App app{"lhcr: a regional shared health and care record"};
+  app.require_subcommand(1);
+  lhcr::ServeArgs serve;
+  CLI::App* s = app.add_subcommand("serve", "Serve the FHIR API over HTTP");
+  s->add_option("--data", serve.data, "Data directory (created if missing)")->capture_default_str();
+  s->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0 = any free port)")
+      ->capture_default_str();
+  s->add_option("--base-url", serve.base_url, "Public base URL of the FHIR API");
+  s->add_option("--io-threads", serve.io_threads, "HTTP I/O threads")->capture_default_str();
+  s->add_option("--workers", serve.workers, "Worker threads for writes and searches")->capture_default_str();
+  s->add_flag("!--no-fsync", serve.fsync, "Do not fsync each commit (faster; a power cut may lose the last commits)");
+  CLI11_PARSE(app, argc, argv);
+  if (s->parsed()) return lhcr::Serve(serve);
+  return 0;
+}

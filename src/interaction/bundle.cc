@@ -1,0 +1,344 @@
+// Batch and transaction Bundles (R4 3.1.0.11).
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "fhir/json.h"
+#include "fhir/search_index.h"
+#include "interaction/bundle_writer.h"
+#include "interaction/interaction.h"
+
+namespace lhcr::interaction {
+namespace {
+
+using fhir::Json;
+using fhir::JsonDoc;
+
+struct Entry {
+  size_t index = 0;
+  std::string method;      // GET POST PUT PATCH DELETE HEAD
+  std::string url;         // request.url as given
+  std::string type;        // from the url
+  std::string id;          // from the url, if any
+  std::string query;       // conditional query, if any ("Type?query")
+  std::string full_url;
+  const Json* resource = nullptr;
+  Preconditions pre;
+};
+
+std::optional<int64_t> ParseEtag(std::string_view s) {
+  // W/"3" or "3"
+  if (s.rfind("W/", 0) == 0) s.remove_prefix(2);
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  if (s.empty()) return std::nullopt;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+int MethodOrder(const std::string& m) {
+  if (m == "DELETE") return 0;
+  if (m == "POST") return 1;
+  if (m == "PUT" || m == "PATCH") return 2;
+  return 3;  // GET, HEAD
+}
+
+Result<std::vector<Entry>> ParseEntries(const Json& bundle) {
+  std::vector<Entry> out;
+  const Json* entries = fhir::Member(bundle, "entry");
+  if (entries == nullptr) return out;
+  if (!entries->IsArray()) return Status::Incorrect("Bundle.entry must be an array");
+  size_t i = 0;
+  for (const Json& e : entries->GetArray()) {
+    Entry en;
+    en.index = i++;
+    std::string where = "Bundle.entry[" + std::to_string(en.index) + "]";
+    const Json* req = fhir::Member(e, "request");
+    if (req == nullptr || !req->IsObject()) return Status::Incorrect(where + " has no request");
+    en.method = fhir::StringMember(*req, "method");
+    en.url = fhir::StringMember(*req, "url");
+    static const std::set<std::string> kMethods = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
+    if (!kMethods.contains(en.method)) return Status::Incorrect(where + ".request.method is missing or unknown");
+    if (en.url.empty()) return Status::Incorrect(where + ".request.url is missing");
+    std::string url = en.url;
+    if (!url.empty() && url[0] == '/') url = url.substr(1);
+    size_t q = url.find('?');
+    std::string path = url.substr(0, q);
+    if (q != std::string::npos) en.query = url.substr(q + 1);
+    size_t slash = path.find('/');
+    en.type = path.substr(0, slash);
+    if (slash != std::string::npos) en.id = path.substr(slash + 1);
+    en.full_url = fhir::StringMember(e, "fullUrl");
+    const Json* res = fhir::Member(e, "resource");
+    if (res != nullptr && res->IsObject()) en.resource = res;
+    if ((en.method == "POST" || en.method == "PUT") && en.resource == nullptr) {
+      return Status::Incorrect(where + " (" + en.method + ") has no resource");
+    }
+    if (en.method == "PATCH") {
+      // A JSON Patch travels as a Binary resource with base64 data.
+      return Status::Unsupported(where + ": PATCH inside a Bundle is not supported; use HTTP PATCH");
+    }
+    en.pre.if_none_exist = fhir::StringMember(*req, "ifNoneExist");
+    if (auto m = fhir::StringMember(*req, "ifMatch"); !m.empty()) en.pre.if_match = ParseEtag(m);
+    if (auto m = fhir::StringMember(*req, "ifNoneMatch"); !m.empty()) {
+      if (m == "*") en.pre.if_none_match_any = true;
+      else en.pre.if_none_match = ParseEtag(m);
+    }
+    out.push_back(std::move(en));
+  }
+  return out;
+}
+
+// Replaces every Reference.reference found in `map` (or conditional, via
+// `resolve_conditional`) inside `node`.
+Status RewriteReferences(Json& node, const std::map<std::string, std::string>& map,
+                         const std::function<Result<std::string>(const std::string&)>& conditional,
+                         JsonDoc::AllocatorType& a) {
+  if (node.IsArray()) {
+    for (Json& e : node.GetArray()) RETURN_IF_ERROR(RewriteReferences(e, map, conditional, a));
+    return Status::Ok();
+  }
+  if (!node.IsObject()) return Status::Ok();
+  for (auto& m : node.GetObject()) {
+    if (m.value.IsString() && fhir::AsView(m.name) == "reference") {
+      std::string ref(fhir::AsView(m.value));
+      auto it = map.find(ref);
+      if (it != map.end()) {
+        m.value.SetString(it->second.c_str(), static_cast<rapidjson::SizeType>(it->second.size()), a);
+      } else if (ref.find('?') != std::string::npos && ref.find("://") == std::string::npos) {
+        ASSIGN_OR_RETURN(std::string resolved, conditional(ref));
+        m.value.SetString(resolved.c_str(), static_cast<rapidjson::SizeType>(resolved.size()), a);
+      } else if (ref.rfind("urn:uuid:", 0) == 0 || ref.rfind("urn:oid:", 0) == 0) {
+        return Status::Incorrect("reference " + ref + " names no entry of this transaction");
+      }
+    } else {
+      RETURN_IF_ERROR(RewriteReferences(m.value, map, conditional, a));
+    }
+  }
+  return Status::Ok();
+}
+
+std::string StatusLine(Response::Kind k) {
+  switch (k) {
+    case Response::Kind::kCreated: return "201 Created";
+    case Response::Kind::kNoContent: return "204 No Content";
+    case Response::Kind::kNotModified: return "304 Not Modified";
+    default: return "200 OK";
+  }
+}
+
+std::string ResponseEntry(const Response& r, const std::string& base_url) {
+  std::string e = "{";
+  bool has_resource = !r.body.empty();
+  if (has_resource && r.is_resource && !r.location.empty()) {
+    std::string loc = r.location.substr(0, r.location.find("/_history/"));
+    e += "\"fullUrl\":" + JsonString(base_url + "/" + loc) + ",";
+  }
+  if (has_resource) e += "\"resource\":" + r.body + ",";
+  e += "\"response\":{\"status\":" + JsonString(StatusLine(r.kind));
+  if (!r.location.empty()) e += ",\"location\":" + JsonString(r.location);
+  if (r.version) e += ",\"etag\":" + JsonString("W/\"" + std::to_string(*r.version) + "\"");
+  if (r.last_updated) e += ",\"lastModified\":" + JsonString(FormatInstant(*r.last_updated));
+  e += "}}";
+  return e;
+}
+
+int HttpStatusOf(StatusCode c) {
+  switch (c) {
+    case StatusCode::kIncorrect: return 400;
+    case StatusCode::kForbidden: return 403;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kConflict: return 409;
+    case StatusCode::kGone: return 410;
+    case StatusCode::kPrecondition: return 412;
+    case StatusCode::kUnprocessable: return 422;
+    case StatusCode::kUnsupported: return 405;
+    case StatusCode::kBusy: return 429;
+    case StatusCode::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+std::string ErrorEntry(const Status& s) {
+  std::string code = s.code() == StatusCode::kNotFound ? "not-found"
+                     : s.code() == StatusCode::kConflict || s.code() == StatusCode::kPrecondition ? "conflict"
+                     : s.code() == StatusCode::kUnprocessable ? "invalid"
+                                                              : "processing";
+  return "{\"response\":{\"status\":" + JsonString(std::to_string(HttpStatusOf(s.code()))) +
+         ",\"outcome\":{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"error\","
+         "\"code\":" + JsonString(code) + ",\"diagnostics\":" + JsonString(s.message()) + "}]}}}";
+}
+
+}  // namespace
+
+Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::string& body) {
+  if (body.empty()) return Status::Incorrect("the request has no body; a Bundle is required");
+  ASSIGN_OR_RETURN(JsonDoc doc, fhir::ParseJson(body));
+  if (!doc.IsObject() || fhir::StringMember(doc, "resourceType") != "Bundle") {
+    return Status::Incorrect("POST to the base URL takes a Bundle");
+  }
+  std::string type(fhir::StringMember(doc, "type"));
+  if (type != "batch" && type != "transaction") {
+    return Status::Incorrect("Bundle.type must be batch or transaction, not '" + type + "'");
+  }
+  ASSIGN_OR_RETURN(std::vector<Entry> entries, ParseEntries(doc));
+
+  if (type == "batch") {
+    // Each entry on its own; one failing does not affect the others.
+    BundleWriter out("batch-response", ctx.base_url);
+    for (const Entry& e : entries) {
+      Result<Response> r = Status::Fault("not run");
+      std::string res = e.resource ? fhir::ToJson(*e.resource) : "";
+      if (e.method == "GET" || e.method == "HEAD") {
+        if (!e.id.empty() && e.id.find('/') == std::string::npos) {
+          r = Read(ctx, e.type, e.id, e.pre);
+        } else if (e.id.rfind("_history/", 0) != std::string::npos) {
+          r = Status::Unsupported("vread in a batch is not supported");
+        } else {
+          auto qp = search::ParseQueryString(e.query);
+          r = qp.ok() ? Search(ctx, e.type, *qp) : Result<Response>(qp.status());
+        }
+      } else if (e.method == "POST") {
+        r = Create(ctx, e.type, res, e.pre);
+      } else if (e.method == "PUT") {
+        r = e.id.empty() ? ConditionalUpdate(ctx, e.type, e.query, res, e.pre)
+                         : Update(ctx, e.type, e.id, res, e.pre);
+      } else if (e.method == "DELETE") {
+        r = e.id.empty() ? ConditionalDelete(ctx, e.type, e.query) : Delete(ctx, e.type, e.id, e.pre);
+      }
+      out.RawEntry(r.ok() ? ResponseEntry(*r, ctx.base_url) : ErrorEntry(r.status()));
+    }
+    Response resp;
+    resp.body = out.Finish();
+    return resp;
+  }
+
+  // Transaction: all or nothing, in the order the spec sets.
+  std::map<std::string, std::string> ids;  // fullUrl -> "Type/id"
+  std::vector<std::string> new_ids(entries.size());
+  std::set<std::string> full_urls;
+  for (const Entry& e : entries) {
+    std::string where = "Bundle.entry[" + std::to_string(e.index) + "]";
+    if (!e.full_url.empty() && !full_urls.insert(e.full_url).second) {
+      return Status::Incorrect(where + ": fullUrl " + e.full_url + " appears twice");
+    }
+    if (!IsKnownType(e.type)) {
+      return Status::Incorrect(where + ": unknown resource type '" + e.type + "'");
+    }
+    if (e.method == "POST") {
+      new_ids[e.index] = NextId();
+      if (!e.full_url.empty()) ids[e.full_url] = e.type + "/" + new_ids[e.index];
+    } else if (e.method == "PUT" && !e.id.empty() && !e.full_url.empty()) {
+      ids[e.full_url] = e.type + "/" + e.id;
+    }
+    if (e.resource != nullptr && fhir::StringMember(*e.resource, "resourceType") != e.type) {
+      return Status::Incorrect(where + ": the resource is not a " + e.type);
+    }
+  }
+  std::vector<size_t> order(entries.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return MethodOrder(entries[a].method) < MethodOrder(entries[b].method);
+  });
+
+  std::vector<std::string> results(entries.size());
+  Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
+    auto where = [](const Entry& e) { return "Bundle.entry[" + std::to_string(e.index) + "]: "; };
+    auto prefix = [&](const Entry& e, const Status& st) {
+      return Status(st.code(), where(e) + st.message());
+    };
+    std::map<std::string, std::string> map = ids;
+    // Conditional creates and conditional updates resolve first, so that
+    // references to them point at what they become.
+    std::vector<bool> existing(entries.size(), false);
+    std::vector<Response> found(entries.size());
+    for (const Entry& e : entries) {
+      if (e.method == "POST" && !e.pre.if_none_exist.empty()) {
+        auto m = ConditionalIn(txn, e.type, e.pre.if_none_exist);
+        if (!m.ok()) return prefix(e, m.status());
+        if (m->size() > 1) return prefix(e, Status::Precondition("ifNoneExist matched more than one " + e.type));
+        if (m->size() == 1) {
+          existing[e.index] = true;
+          found[e.index] = StoredResponse(m->front());
+          if (!e.full_url.empty()) map[e.full_url] = e.type + "/" + m->front().id;
+        }
+      } else if (e.method == "PUT" && e.id.empty()) {
+        auto m = ConditionalIn(txn, e.type, e.query);
+        if (!m.ok()) return prefix(e, m.status());
+        if (m->size() > 1) return prefix(e, Status::Precondition("conditional update matched more than one " + e.type));
+        std::string id = m->size() == 1 ? m->front().id : NextId();
+        new_ids[e.index] = id;
+        if (!e.full_url.empty()) map[e.full_url] = e.type + "/" + id;
+      }
+    }
+    auto conditional_ref = [&](const std::string& ref) -> Result<std::string> {
+      size_t q = ref.find('?');
+      std::string rtype = ref.substr(0, q);
+      ASSIGN_OR_RETURN(auto m, ConditionalIn(txn, rtype, ref.substr(q + 1)));
+      if (m.size() != 1) {
+        return Status::Precondition("conditional reference " + ref + " matched " +
+                                    std::to_string(m.size()) + " resources, not one");
+      }
+      return rtype + "/" + m.front().id;
+    };
+    for (size_t idx : order) {
+      const Entry& e = entries[idx];
+      Result<Response> r = Status::Fault("not run");
+      if (e.method == "DELETE") {
+        if (e.id.empty()) {
+          auto m = ConditionalIn(txn, e.type, e.query);
+          if (!m.ok()) return prefix(e, m.status());
+          if (m->size() > 1) return prefix(e, Status::Precondition("conditional delete matched more than one " + e.type));
+          if (m->empty()) {
+            Response none;
+            none.kind = Response::Kind::kNoContent;
+            r = none;
+          } else {
+            r = DeleteInTxn(txn, e.type, m->front().id, e.pre);
+          }
+        } else {
+          r = DeleteInTxn(txn, e.type, e.id, e.pre);
+        }
+      } else if (e.method == "POST" || e.method == "PUT") {
+        if (existing[e.index]) {
+          results[e.index] = ResponseEntry(found[e.index], ctx.base_url);
+          continue;
+        }
+        JsonDoc res;
+        res.CopyFrom(*e.resource, res.GetAllocator());
+        Status rw = RewriteReferences(res, map, conditional_ref, res.GetAllocator());
+        if (!rw.ok()) return prefix(e, rw);
+        std::string id = e.method == "POST" ? new_ids[e.index] : (e.id.empty() ? new_ids[e.index] : e.id);
+        if (e.method == "PUT") {
+          std::string_view body_id = fhir::StringMember(res, "id");
+          if (!e.id.empty() && body_id != e.id) {
+            return prefix(e, Status::Incorrect("the resource's id does not match request.url"));
+          }
+          if (e.id.empty()) {
+            auto& a = res.GetAllocator();
+            if (res.HasMember("id")) res.RemoveMember("id");
+            res.AddMember("id", Json(id.c_str(), static_cast<rapidjson::SizeType>(id.size()), a), a);
+          }
+        }
+        r = WriteInTxn(txn, std::move(res), id, e.method == "POST", e.pre);
+      } else {  // GET / HEAD, after every write
+        r = ReadInTxn(txn, ctx, e.type, e.id, e.query);
+      }
+      if (!r.ok()) return prefix(e, r.status());
+      results[e.index] = ResponseEntry(*r, ctx.base_url);
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  BundleWriter out("transaction-response", ctx.base_url);
+  for (const std::string& r : results) out.RawEntry(r);
+  Response resp;
+  resp.body = out.Finish();
+  return resp;
+}
+
+}  // namespace lhcr::interaction
