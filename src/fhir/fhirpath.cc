@@ -238,6 +238,7 @@ class Parser {
     if (c == '`') {
       size_t end = text_.find('`', pos_ + 1);
       if (end == std::string_view::npos) return Error("unterminated `identifier`");
+      if (end == pos_ + 1) return Error("empty `identifier`");
       tok_.kind = Tok::kIdent;
       tok_.text = std::string(text_.substr(pos_ + 1, end - pos_ - 1));
       pos_ = end + 1;
@@ -683,7 +684,9 @@ void RunItemSteps(const Node& chain, const Ctx& ctx, size_t i, size_t end, const
   const Json& node = *item.node;
   switch (s.kind) {
     case StepKind::kTypeFilter: {
-      std::string_view rt = ResourceTypeOf(node);
+      // The root focus may come with its resource type already known.
+      std::string_view rt =
+          item.node == ctx.resource && !item.type.empty() ? item.type : ResourceTypeOf(node);
       if (!rt.empty() && (rt == s.name || IsBaseResourceName(s.name))) {
         RunItemSteps(chain, ctx, i + 1, end, PathValue{item.node, rt}, out);
       }
@@ -697,7 +700,12 @@ void RunItemSteps(const Node& chain, const Ctx& ctx, size_t i, size_t end, const
         const size_t klen = m->name.GetStringLength();
         if (klen < nlen) continue;
         const char* key = m->name.GetString();
-        if (key[0] != name[0] || std::memcmp(key, name, nlen) != 0) continue;
+        // First and last characters before the full compare: most members
+        // differ there, and memcmp through the PLT dominates otherwise.
+        if (key[0] != name[0] || key[nlen - 1] != name[nlen - 1] ||
+            std::memcmp(key + 1, name + 1, nlen - 1) != 0) {
+          continue;
+        }
         std::string_view type;
         if (klen != nlen) {
           if (!IsUpper(key[nlen])) continue;

@@ -189,14 +189,15 @@ void AddReferenceString(std::string_view key, std::string_view ref, bool canonic
     size_t bar = ref.find('|');
     if (bar != std::string_view::npos) ref = ref.substr(0, bar);
   }
+  // A version-specific reference indexes as the resource it names.
+  size_t h = ref.find("/_history/");
+  if (h != std::string_view::npos) ref = ref.substr(0, h);
   IndexRow r = Row(IndexType::kReference, key);
   if (IsAbsoluteUrl(ref)) {
     r.s2 = std::string(ref);
     out->push_back(std::move(r));
     return;
   }
-  size_t h = ref.find("/_history/");
-  if (h != std::string_view::npos) ref = ref.substr(0, h);
   size_t slash = ref.find('/');
   if (slash == std::string_view::npos) return;
   std::string_view type = ref.substr(0, slash);
@@ -415,13 +416,13 @@ std::string Key(std::string_view type, std::string_view code) {
 }
 
 void ExtractInto(const Json& resource, std::string_view type, const SearchParam& p,
+                 const std::vector<FhirPath>& paths, std::string_view key,
                  std::vector<PathValue>* scratch, std::vector<IndexRow>* out) {
-  const std::vector<FhirPath>& paths = p.PathsFor(type);
   if (paths.empty()) return;
   scratch->clear();
-  for (const FhirPath& path : paths) path.Evaluate(resource, scratch);
-  if (scratch->empty()) return;
-  std::string key = Key(type, p.code);
+  // The focus carries its type so leading type names need no lookup.
+  const PathValue root{&resource, type};
+  for (const FhirPath& path : paths) path.EvaluateOn(resource, root, scratch);
   for (const PathValue& v : *scratch) AppendRows(p.type, key, v, out);
 }
 
@@ -544,10 +545,11 @@ std::vector<IndexRow> ExtractIndexRows(const Json& resource, const SearchParamRe
   std::string_view type = Str(resource, "resourceType");
   if (type.empty()) return rows;
   std::vector<PathValue> scratch;
-  for (const SearchParam* p : registry.ForType(type)) {
-    if (p->type == SearchParamType::kComposite || p->type == SearchParamType::kSpecial) continue;
-    if (p->code == "_id" || p->code == "_lastUpdated") continue;
-    ExtractInto(resource, type, *p, &scratch, &rows);
+  for (const BoundSearchParam& b : registry.BoundForType(type)) {
+    const SearchParam& p = *b.param;
+    if (p.type == SearchParamType::kComposite || p.type == SearchParamType::kSpecial) continue;
+    if (p.code == "_id" || p.code == "_lastUpdated") continue;
+    ExtractInto(resource, type, p, *b.paths, b.key, &scratch, &rows);
   }
   SortUnique(&rows);
   return rows;
@@ -558,7 +560,7 @@ std::vector<IndexRow> ExtractParam(const Json& resource, const SearchParam& para
   std::string_view type = Str(resource, "resourceType");
   if (type.empty()) return rows;
   std::vector<PathValue> scratch;
-  ExtractInto(resource, type, param, &scratch, &rows);
+  ExtractInto(resource, type, param, param.PathsFor(type), Key(type, param.code), &scratch, &rows);
   SortUnique(&rows);
   return rows;
 }

@@ -13,9 +13,9 @@
 //              all through NormaliseString.
 //   date:      date/dateTime/instant (range by precision, ParseFhirDateRange);
 //              Period (missing start/end -> INT64_MIN/INT64_MAX); Timing.event.
-//   reference: Reference.reference "Type/id" (a "/_history/N" suffix dropped)
-//              -> (Type, id); absolute "http://.../Type/id" or "urn:..." ->
-//              ("", url); canonical strings -> ("", url less "|version");
+//   reference: Reference.reference "Type/id" -> (Type, id); absolute
+//              "http://.../Type/id" or "urn:..." -> ("", url); in both a
+//              "/_history/N" suffix is dropped; canonical strings -> ("", url less "|version");
 //              contained "#x" skipped; a resource itself (Bundle.entry[0].resource)
 //              -> (resourceType, id). Reference.identifier also yields a token
 //              row (system, value) under the key "<Type>.<code>:identifier".

@@ -7,6 +7,7 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace lhcr::fhir {
 
@@ -334,7 +335,7 @@ TEST(ExtractTest, Dates) {
 TEST(ExtractTest, References) {
   JsonDoc r = Parse(R"({"resourceType": "Observation",
     "subject": {"reference": "Patient/p1/_history/3", "identifier": {"system": "urn:nhs", "value": "943"}},
-    "performer": [{"reference": "http://other.org/fhir/Practitioner/x"}, {"reference": "#c1"},
+    "performer": [{"reference": "http://other.org/fhir/Practitioner/x/_history/2"}, {"reference": "#c1"},
                   {"reference": "urn:uuid:5"}, {"display": "just a name"}, {"reference": "junk"}],
     "basedOn": [{"identifier": {"system": "urn:o", "value": "9"}}],
     "contained": [{"resourceType": "Practitioner", "id": "c1"}]})");
@@ -407,6 +408,28 @@ TEST(ExtractTest, IndexRowsSkipIdLastUpdatedAndDeduplicate) {
   EXPECT_TRUE(ExtractIndexRows(none, R4()).empty());
   JsonDoc unknown = Parse(R"({"resourceType": "Nope", "id": "x"})");
   EXPECT_TRUE(ExtractIndexRows(unknown, R4()).empty());
+}
+
+TEST(ExtractTest, ConcurrentExtractionAgrees) {
+  JsonDoc r = Parse(R"({"resourceType": "Observation", "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "1"}]},
+    "subject": {"reference": "Patient/p"}, "effectiveDateTime": "2020",
+    "component": [{"code": {"text": "x"}, "valueQuantity": {"value": 2}}]})");
+  const std::vector<IndexRow> expected = ExtractIndexRows(r, *SearchParamRegistry::R4());
+  ASSERT_FALSE(expected.empty());
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      auto reg = SearchParamRegistry::R4();
+      for (int i = 0; i < 200; ++i) {
+        if (ExtractIndexRows(r, *reg) != expected) ++mismatches[t];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
+  EXPECT_EQ(SearchParamRegistry::R4().get(), SearchParamRegistry::R4().get());
 }
 
 // --- the official examples ---------------------------------------------------

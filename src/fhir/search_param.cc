@@ -215,7 +215,11 @@ Status SearchParamRegistry::Link() {
       }
     }
     auto& list = by_type_[std::string(type)];
-    for (const auto& [code, p] : codes) list.push_back(p);
+    auto& bound = bound_by_type_[std::string(type)];
+    for (const auto& [code, p] : codes) {
+      list.push_back(p);
+      bound.push_back(BoundSearchParam{p, &p->PathsFor(type), std::string(type) + "." + p->code});
+    }
   }
   return Status::Ok();
 }
@@ -238,6 +242,13 @@ const std::vector<const SearchParam*>& SearchParamRegistry::ForType(
   static const std::vector<const SearchParam*> kNone;
   auto it = by_type_.find(resource_type);
   return it == by_type_.end() ? kNone : it->second;
+}
+
+const std::vector<BoundSearchParam>& SearchParamRegistry::BoundForType(
+    std::string_view resource_type) const {
+  static const std::vector<BoundSearchParam> kNone;
+  auto it = bound_by_type_.find(resource_type);
+  return it == bound_by_type_.end() ? kNone : it->second;
 }
 
 bool SearchParamRegistry::IsResourceType(std::string_view type) const {

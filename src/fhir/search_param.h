@@ -73,6 +73,15 @@ struct SearchParam {
   std::map<std::string, std::vector<FhirPath>, std::less<>> paths_by_base;
 };
 
+// A parameter bound to one resource type: the branches of its expression for
+// that type and its index key "<ResourceType>.<code>". Precomputed so index
+// extraction does no per-parameter lookups.
+struct BoundSearchParam {
+  const SearchParam* param = nullptr;
+  const std::vector<FhirPath>* paths = nullptr;  // == &param->PathsFor(type)
+  std::string key;
+};
+
 class SearchParamRegistry {
  public:
   // The R4 registry from the embedded package definitions, parsed on first
@@ -94,6 +103,8 @@ class SearchParamRegistry {
   // All parameters that apply to `resource_type` (including the Resource and
   // DomainResource ones), ordered by code; empty for an unknown type.
   const std::vector<const SearchParam*>& ForType(std::string_view resource_type) const;
+  // ForType(resource_type) bound to that type, in the same order.
+  const std::vector<BoundSearchParam>& BoundForType(std::string_view resource_type) const;
   // Whether `type` names a concrete R4 resource type ("Patient"; not
   // "DomainResource").
   bool IsResourceType(std::string_view type) const;
@@ -111,6 +122,7 @@ class SearchParamRegistry {
   // Per concrete resource type: code -> parameter, and the ordered list.
   std::map<std::string, std::map<std::string, const SearchParam*, std::less<>>, std::less<>> by_type_code_;
   std::map<std::string, std::vector<const SearchParam*>, std::less<>> by_type_;
+  std::map<std::string, std::vector<BoundSearchParam>, std::less<>> bound_by_type_;
 };
 
 }  // namespace lhcr::fhir
