@@ -200,7 +200,7 @@ struct Token {
 
 class Parser {
  public:
-  Parser(std::string_view text) : text_(text) {}
+  explicit Parser(std::string_view text) : text_(text) {}
 
   Result<std::unique_ptr<Node>> ParseAll() {
     RETURN_IF_ERROR(Advance());

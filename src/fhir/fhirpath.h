@@ -78,7 +78,7 @@ class FhirPath {
   // there is no top-level union.
   static std::vector<std::string_view> SplitUnion(std::string_view expression);
 
-  struct Program;  // defined in fhirpath.cc
+  struct Program;  // implementation detail, defined in fhirpath.cc
 
  private:
   explicit FhirPath(std::shared_ptr<const Program> program) : program_(std::move(program)) {}
