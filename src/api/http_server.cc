@@ -424,14 +424,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
           co_return 431;
         } else if (ec) {
           co_return 400;
-        } else if (parser.is_done()) {
-          co_return 0;
-        } else if (used == 0) {
+        } else if (used == 0 && !parser.is_done()) {
           need_read = true;
         }
         if (!expect_checked && parser.is_header_done()) {
           expect_checked = true;
           const auto& msg = parser.get();
+          // RFC 7230 3.3.3: a request whose framing we cannot determine.
+          if (msg.count(bhttp::field::transfer_encoding) > 0 && !parser.chunked()) co_return 400;
           if (!parser.is_done() && buffer_.size() == 0 && msg.version() >= 11 &&
               IEquals(Sv(msg[bhttp::field::expect]), "100-continue")) {
             static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -442,6 +442,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
             if (ec) co_return -1;
           }
         }
+        if (parser.is_done()) co_return 0;
       }
       if (!need_read) continue;
 
@@ -496,7 +497,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     for (const auto& [name, value] : response.headers) {
       if (name.empty() || HasCrLf(name) || HasCrLf(value)) continue;  // no header injection
       if (IEquals(name, "Content-Length")) {
-        if (head) head_length = value;
+        if (head && !value.empty() && value.size() < 20 &&
+            value.find_first_not_of("0123456789") == std::string::npos) {
+          head_length = value;
+        }
         continue;
       }
       if (IEquals(name, "Connection") || IEquals(name, "Date") ||

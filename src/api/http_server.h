@@ -11,7 +11,9 @@
 // response is posted back to the connection's I/O thread. Requests on one
 // connection are handled strictly one after another, so pipelined requests
 // are answered in order. The Handler and the predicate are therefore called
-// concurrently from many threads and must be thread-safe.
+// concurrently from many threads and must be thread-safe. A connection has
+// at most one request in flight, so the worker queue is bounded by
+// max_connections.
 //
 // Defence (each ends the connection after the error response, with
 // `Connection: close`):

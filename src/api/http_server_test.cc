@@ -445,7 +445,11 @@ TEST(HttpServerTest, GarbageGets400AndClose) {
        {std::string("\x01\x02\x03 nonsense\r\n\r\n"), std::string("GET / HTTP/9.9x\r\n\r\n"),
         std::string("GET / HTTP/1.1\r\nBad Header\r\n\r\n"),
         std::string("POST / HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n"),
-        std::string("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")}) {
+        std::string("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+        // Ambiguous framing (request smuggling).
+        std::string("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        std::string("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nabc"),
+        std::string("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n")}) {
     auto c = RawClient::Connect(server->port());
     ASSERT_TRUE(c);
     ASSERT_TRUE(c->Send(garbage));
