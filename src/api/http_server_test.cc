@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -466,6 +467,49 @@ TEST(HttpServerTest, GarbageGets400AndClose) {
   auto r = c->Read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
+}
+
+TEST(HttpServerTest, MutatedRequestsNeverBreakTheServer) {
+  HttpServerOptions o = SmallOptions();
+  o.max_body_bytes = 4096;
+  o.max_header_bytes = 2048;
+  auto server = MustStart(o, Echo, [](const HttpRequest& req) { return req.method == "GET"; });
+  ASSERT_TRUE(server);
+  const std::string base =
+      "POST /Patient?name=x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "Expect: 100-continue\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+      "GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
+  const char kAlphabet[] = "\r\n :;,0123456789abcdefxGET/HTTP\t\x00\xff";
+  std::mt19937 rng(1234);
+  for (int i = 0; i < 300; ++i) {
+    std::string req = base;
+    int mutations = 1 + static_cast<int>(rng() % 6);
+    for (int m = 0; m < mutations; ++m) {
+      size_t pos = rng() % req.size();
+      switch (rng() % 4) {
+        case 0: req[pos] = kAlphabet[rng() % (sizeof kAlphabet - 1)]; break;
+        case 1: req.insert(pos, 1, kAlphabet[rng() % (sizeof kAlphabet - 1)]); break;
+        case 2: req.erase(pos, 1 + rng() % 8); break;
+        case 3: req.insert(pos, std::string(rng() % 3000, 'z')); break;
+      }
+      if (req.empty()) req = "x";
+    }
+    auto c = RawClient::Connect(server->port());
+    ASSERT_TRUE(c);
+    c->Send(req);
+    shutdown(c->fd(), SHUT_WR);  // EOF, so a truncated request ends at once
+    EXPECT_TRUE(c->WaitClosed()) << i;
+    // Whatever came back is a sequence of well-formed responses.
+    const std::string& got = c->pending();
+    if (!got.empty() && got.rfind("HTTP/1.1 ", 0) != 0) ADD_FAILURE() << i << ": " << got;
+  }
+  auto c = RawClient::Connect(server->port());
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->Send("GET /alive HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r = c->Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(Eventually([&] { return server->stats().active_connections == 1; }));
 }
 
 TEST(HttpServerTest, SlowlorisIsDropped) {
