@@ -94,6 +94,8 @@ def compact(sd):
             el["min"] = int(e["min"])
         if e.get("max", "1") != "1":
             el["max"] = e["max"]
+        if e.get("isSummary") and path.count(".") == 1:
+            el["summary"] = 1  # a top-level summary element (for _summary=true)
         if "contentReference" in e:
             el["contentReference"] = e["contentReference"].lstrip("#")
         else:

@@ -463,6 +463,8 @@ struct ValidatorTables {
   std::unordered_map<std::string, const Table*, TransparentHash, std::equal_to<>> resources;
   // Abstract resource types ("Resource", "DomainResource"), for messages.
   std::unordered_map<std::string, bool, TransparentHash, std::equal_to<>> abstract_resources;
+  // Top-level summary elements per type ("value[x]" for a choice).
+  std::unordered_map<std::string, std::vector<std::string>, TransparentHash, std::equal_to<>> summary;
 };
 
 namespace {
@@ -878,6 +880,10 @@ Result<std::shared_ptr<const Validator>> Validator::FromDefinitions(std::string_
         }
       }
       def.content_reference = std::string(StringMember(e, "contentReference"));
+      if (Member(e, "summary") != nullptr) {
+        std::string_view element = std::string_view(def.path).substr(def.path.find('.') + 1);
+        tables->summary[name].emplace_back(element);
+      }
       info.elements.push_back(std::move(def));
     }
     Table& table = tables->tables.emplace_back();
@@ -1007,6 +1013,12 @@ std::vector<ValidationIssue> Validator::Validate(const Json& resource) const {
   std::vector<ValidationIssue> issues;
   Run(*tables_, issues).Resource(resource, /*root=*/true);
   return issues;
+}
+
+const std::vector<std::string>& Validator::SummaryElements(std::string_view type) const {
+  static const std::vector<std::string> kNone;
+  auto it = tables_->summary.find(type);
+  return it == tables_->summary.end() ? kNone : it->second;
 }
 
 bool Validator::IsResourceType(std::string_view name) const {

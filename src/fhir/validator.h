@@ -87,6 +87,10 @@ class Validator {
   // false for "Resource", "DomainResource", data types and unknown names.
   bool IsResourceType(std::string_view name) const;
 
+  // The top-level elements of `type` marked isSummary in its base definition
+  // (choice elements as "value[x]"), for _summary=true. Empty if unknown.
+  const std::vector<std::string>& SummaryElements(std::string_view type) const;
+
   // Whether `text` is a valid lexical form of the primitive type `type`
   // (e.g. "date", "id", "boolean", "integer") per the R4 definitions'
   // regexes, including the integer ranges and the rule that strings are not

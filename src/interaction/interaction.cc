@@ -282,6 +282,7 @@ Result<Response> Interactions::VRead(const RequestContext& ctx, const std::strin
 
 Result<Response> Interactions::Create(const RequestContext& ctx, const std::string& type,
                                       const std::string& body, const Preconditions& pre) {
+  if (!IsKnownType(type)) return Status::NotFound("unknown resource type " + type);
   ASSIGN_OR_RETURN(JsonDoc doc, ParseResource(body, type));
   ASSIGN_OR_RETURN(Prepared p, impl_->Prepare(std::move(doc)));
   const std::string id = impl_->ids.Next();  // a create ignores the body's id (R4 3.1.0.8)
@@ -297,6 +298,7 @@ Result<Response> Interactions::Create(const RequestContext& ctx, const std::stri
 Result<Response> Interactions::Update(const RequestContext& ctx, const std::string& type,
                                       const std::string& id, const std::string& body,
                                       const Preconditions& pre) {
+  if (!IsKnownType(type)) return Status::NotFound("unknown resource type " + type);
   if (!IsValidId(id)) return Status::Incorrect("'" + id + "' is not a valid resource id");
   ASSIGN_OR_RETURN(JsonDoc doc, ParseResource(body, type));
   std::string_view body_id = fhir::StringMember(doc, "id");
@@ -317,6 +319,7 @@ Result<Response> Interactions::Update(const RequestContext& ctx, const std::stri
 Result<Response> Interactions::ConditionalUpdate(const RequestContext& ctx, const std::string& type,
                                                  const std::string& query, const std::string& body,
                                                  const Preconditions& pre) {
+  if (!IsKnownType(type)) return Status::NotFound("unknown resource type " + type);
   ASSIGN_OR_RETURN(JsonDoc doc, ParseResource(body, type));
   std::string body_id(fhir::StringMember(doc, "id"));
   ASSIGN_OR_RETURN(Prepared p, impl_->Prepare(std::move(doc)));
@@ -345,6 +348,7 @@ Result<Response> Interactions::ConditionalUpdate(const RequestContext& ctx, cons
 Result<Response> Interactions::Patch(const RequestContext& ctx, const std::string& type,
                                      const std::string& id, const std::string& body,
                                      const Preconditions& pre) {
+  if (!IsKnownType(type)) return Status::NotFound("unknown resource type " + type);
   ASSIGN_OR_RETURN(JsonDoc patch, fhir::ParseJson(body));
   if (!patch.IsArray()) return Status::Incorrect("a JSON Patch is an array of operations");
   Result<Response> out = Status::Fault("patch did not run");
@@ -388,6 +392,7 @@ Result<Response> Interactions::Delete(const RequestContext& ctx, const std::stri
 
 Result<Response> Interactions::ConditionalDelete(const RequestContext& ctx, const std::string& type,
                                                  const std::string& query) {
+  if (!IsKnownType(type)) return Status::NotFound("unknown resource type " + type);
   Result<Response> out = Status::Fault("delete did not run");
   Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
     auto found = impl_->Conditional(txn, type, query, ctx.strict);
@@ -471,7 +476,8 @@ Result<Response> Interactions::History(const RequestContext& ctx, const std::str
 namespace {
 
 // Applies _elements / _summary to one stored resource.
-std::string Shape(const std::string& json, const search::SearchRequest& req) {
+std::string Shape(const std::string& json, const search::SearchRequest& req,
+                  const fhir::Validator& validator) {
   if (req.elements.empty() && req.summary != search::SummaryMode::kText &&
       req.summary != search::SummaryMode::kData && req.summary != search::SummaryMode::kTrue) {
     return json;
@@ -479,6 +485,7 @@ std::string Shape(const std::string& json, const search::SearchRequest& req) {
   auto doc = fhir::ParseJson(json);
   if (!doc.ok()) return json;
   std::set<std::string, std::less<>> keep;
+  std::vector<std::string> choices;  // "value" for "value[x]"
   bool drop_text = false;
   if (!req.elements.empty()) {
     for (const auto& e : req.elements) keep.insert(e.substr(0, e.find('.')));
@@ -487,18 +494,32 @@ std::string Shape(const std::string& json, const search::SearchRequest& req) {
   } else if (req.summary == search::SummaryMode::kData) {
     drop_text = true;
   } else if (req.summary == search::SummaryMode::kTrue) {
-    // Without per-element summary flags we keep identity and status-like
-    // elements: id, meta, identifier, status, code, subject, patient, name.
-    keep = {"id", "meta", "identifier", "status", "code", "subject", "patient", "name",
-            "birthDate", "gender", "active", "category", "effectiveDateTime", "period"};
+    // The elements the base definition marks isSummary (R4 3.1.1.5.8).
+    for (const std::string& e : validator.SummaryElements(fhir::StringMember(*doc, "resourceType"))) {
+      if (e.size() > 3 && e.compare(e.size() - 3, 3, "[x]") == 0) {
+        choices.push_back(e.substr(0, e.size() - 3));
+      } else {
+        keep.insert(e);
+      }
+    }
+    keep.insert("id");
   }
+  auto is_choice = [&](std::string_view k) {
+    for (const std::string& c : choices) {
+      if (k.size() > c.size() && k.compare(0, c.size(), c) == 0 &&
+          std::isupper(static_cast<unsigned char>(k[c.size()]))) {
+        return true;
+      }
+    }
+    return false;
+  };
   JsonDoc out;
   out.SetObject();
   auto& a = out.GetAllocator();
   for (auto& m : doc->GetObject()) {
     std::string_view k = fhir::AsView(m.name);
     bool kept = k == "resourceType" || k == "id" || k == "meta";
-    if (!keep.empty() && keep.contains(k)) kept = true;
+    if (!keep.empty() && (keep.contains(k) || is_choice(k))) kept = true;
     if (keep.empty() && !(drop_text && k == "text")) kept = true;
     if (kept) out.AddMember(Json(m.name, a), Json(m.value, a), a);
   }
@@ -571,7 +592,7 @@ Result<Response> Interactions::SearchPage(const RequestContext& ctx, const std::
   std::set<std::string> seen;
   for (const auto& v : versions) {
     seen.insert(Ref(v.type, v.id));
-    b.SearchEntry(v.type, v.id, Shape(v.json, req), "match");
+    b.SearchEntry(v.type, v.id, Shape(v.json, req, *impl_->validator), "match");
   }
 
   // _include and _revinclude, iterated to a fixed point when asked.
@@ -622,7 +643,7 @@ Result<Response> Interactions::SearchPage(const RequestContext& ctx, const std::
         }
       }
     }
-    for (const auto& v : added) b.SearchEntry(v.type, v.id, Shape(v.json, req), "include");
+    for (const auto& v : added) b.SearchEntry(v.type, v.id, Shape(v.json, req, *impl_->validator), "include");
     frontier = std::move(added);
   }
   if (!req.ignored.empty()) {
