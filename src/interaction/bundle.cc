@@ -109,7 +109,10 @@ Status RewriteReferences(Json& node, const std::map<std::string, std::string>& m
       auto it = map.find(ref);
       if (it != map.end()) {
         m.value.SetString(it->second.c_str(), static_cast<rapidjson::SizeType>(it->second.size()), a);
-      } else if (ref.find('?') != std::string::npos && ref.find("://") == std::string::npos) {
+      } else if (size_t q = ref.find('?');
+                 q != std::string::npos && ref.substr(0, q).find("://") == std::string::npos) {
+        // Conditional "Type?query"; the query itself may hold URLs
+        // (identifier=https://...|x), so only the part before '?' decides.
         ASSIGN_OR_RETURN(std::string resolved, conditional(ref));
         m.value.SetString(resolved.c_str(), static_cast<rapidjson::SizeType>(resolved.size()), a);
       } else if (ref.rfind("urn:uuid:", 0) == 0 || ref.rfind("urn:oid:", 0) == 0) {
