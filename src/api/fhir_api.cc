@@ -193,7 +193,7 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
     std::string_view ct = req.Header("Content-Type");
     bool form = ContainsCi(ct, "application/x-www-form-urlencoded");
     if (!ct.empty() && !ContainsCi(ct, "json") && !form) {
-      HttpResponse r = Error(Status::Incorrect("unsupported Content-Type " + std::string(ct)));
+      HttpResponse r = Error(Status::Unsupported("unsupported Content-Type " + std::string(ct)));
       r.status = 415;
       return r;
     }
@@ -274,7 +274,7 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
       else if (m == "PATCH") {
         std::string_view ct = req.Header("Content-Type");
         if (!ContainsCi(ct, "json-patch")) {
-          HttpResponse r = Error(Status::Incorrect("PATCH takes application/json-patch+json"));
+          HttpResponse r = Error(Status::Unsupported("PATCH takes application/json-patch+json"));
           r.status = 415;
           return r;
         }

@@ -251,8 +251,19 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
   std::vector<std::string> results(entries.size());
   Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
     auto where = [](const Entry& e) { return "Bundle.entry[" + std::to_string(e.index) + "]: "; };
+    // Names the entry; keeps the problems behind the status (validation
+    // issues), located inside the Bundle.
     auto prefix = [&](const Entry& e, const Status& st) {
-      return Status(st.code(), where(e) + st.message());
+      std::vector<StatusDetail> details = st.details();
+      const std::string in_entry = "Bundle.entry[" + std::to_string(e.index) + "].resource";
+      for (StatusDetail& d : details) {
+        if (d.location.rfind(e.type + ".", 0) == 0) {
+          d.location = in_entry + d.location.substr(e.type.size());
+        } else if (!d.location.empty()) {
+          d.location = in_entry + "." + d.location;
+        }
+      }
+      return Status(st.code(), where(e) + st.message()).WithDetails(std::move(details));
     };
     std::map<std::string, std::string> map = ids;
     // Conditional creates and conditional updates resolve first, so that
