@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "fhir/json.h"
@@ -248,6 +249,35 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
     return MethodOrder(entries[a].method) < MethodOrder(entries[b].method);
   });
 
+  // Work that does not depend on what the transaction finds in the store is
+  // done here, before it, so that the store's single writer only writes:
+  // references to entries whose ids are already fixed are rewritten, and
+  // resources validated and indexed. A conditional create or update can
+  // change where a fullUrl points, and a conditional reference needs a
+  // search: such resources are prepared inside the transaction instead.
+  bool ids_are_final = true;
+  for (const Entry& e : entries) {
+    if ((e.method == "POST" && !e.pre.if_none_exist.empty()) || (e.method == "PUT" && e.id.empty())) {
+      ids_are_final = false;
+    }
+  }
+  std::vector<std::optional<PreparedResource>> prepared(entries.size());
+  for (const Entry& e : entries) {
+    if (!ids_are_final || (e.method != "POST" && e.method != "PUT")) continue;
+    if (e.method == "PUT" && fhir::StringMember(*e.resource, "id") != e.id) continue;
+    JsonDoc res;
+    res.CopyFrom(*e.resource, res.GetAllocator());
+    bool conditional = false;
+    auto defer = [&](const std::string& ref) -> Result<std::string> {
+      conditional = true;
+      return ref;
+    };
+    if (!RewriteReferences(res, ids, defer, res.GetAllocator()).ok() || conditional) continue;
+    // A failure is reported, with its place in the Bundle, when the
+    // transaction prepares the entry again.
+    if (auto p = PrepareResource(std::move(res)); p.ok()) prepared[e.index] = std::move(p).value();
+  }
+
   std::vector<std::string> results(entries.size());
   Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
     auto where = [](const Entry& e) { return "Bundle.entry[" + std::to_string(e.index) + "]: "; };
@@ -320,6 +350,13 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
       } else if (e.method == "POST" || e.method == "PUT") {
         if (existing[e.index]) {
           results[e.index] = ResponseEntry(found[e.index], ctx.base_url);
+          continue;
+        }
+        if (prepared[e.index]) {
+          const std::string& id = e.method == "POST" ? new_ids[e.index] : e.id;
+          r = WritePreparedInTxn(txn, *prepared[e.index], id, e.method == "POST", e.pre);
+          if (!r.ok()) return prefix(e, r.status());
+          results[e.index] = ResponseEntry(*r, ctx.base_url);
           continue;
         }
         JsonDoc res;

@@ -92,12 +92,7 @@ Result<JsonDoc> ParseResource(const std::string& body, const std::string& type) 
   return doc;
 }
 
-// A resource ready to store: validated, with its index rows.
-struct Prepared {
-  JsonDoc doc;
-  std::string type;
-  std::vector<IndexRow> rows;
-};
+using Prepared = PreparedResource;
 
 }  // namespace
 
@@ -680,6 +675,16 @@ Result<Response> Interactions::DeleteInTxn(store::WriteTxn& txn, const std::stri
 Result<Response> Interactions::WriteInTxn(store::WriteTxn& txn, JsonDoc doc, const std::string& id,
                                           bool create, const Preconditions& pre) {
   ASSIGN_OR_RETURN(Prepared p, impl_->Prepare(std::move(doc)));
+  return WritePreparedInTxn(txn, p, id, create, pre);
+}
+
+Result<PreparedResource> Interactions::PrepareResource(JsonDoc doc) {
+  return impl_->Prepare(std::move(doc));
+}
+
+Result<Response> Interactions::WritePreparedInTxn(store::WriteTxn& txn, PreparedResource& p,
+                                                  const std::string& id, bool create,
+                                                  const Preconditions& pre) {
   if (create) return impl_->CreateIn(txn, p, id, "", true);
   return impl_->UpdateIn(txn, p, id, pre);
 }

@@ -25,6 +25,13 @@ namespace lhcr::interaction {
 
 class PageCache;
 
+// A resource ready to store: validated, with its search index rows.
+struct PreparedResource {
+  fhir::JsonDoc doc;
+  std::string type;
+  std::vector<store::IndexRow> rows;
+};
+
 // What a successful interaction produced.
 struct Response {
   enum class Kind { kOk, kCreated, kNoContent, kNotModified };
@@ -108,6 +115,12 @@ class Interactions {
                                const std::string& id, const Preconditions& pre);
   Result<Response> WriteInTxn(store::WriteTxn& txn, fhir::JsonDoc doc, const std::string& id,
                               bool create, const Preconditions& pre);
+  // Validation and index extraction, outside any transaction (CPU work that
+  // should not hold up the store's single writer).
+  Result<PreparedResource> PrepareResource(fhir::JsonDoc doc);
+  Result<Response> WritePreparedInTxn(store::WriteTxn& txn, PreparedResource& p,
+                                      const std::string& id, bool create,
+                                      const Preconditions& pre);
   Result<Response> ReadInTxn(store::WriteTxn& txn, const RequestContext& ctx,
                              const std::string& type, const std::string& id,
                              const std::string& query);
