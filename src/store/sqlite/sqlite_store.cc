@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -197,7 +198,11 @@ class SqliteView : public WriteTxn {
     return out;
   }
 
-  Result<int64_t> HistoryCount(const HistoryQuery& q) override {
+  Result<int64_t> HistoryCount(const HistoryQuery& query) override {
+    // The count is of the whole listing: the limit and the page cursor
+    // (before_seq) do not apply; the snapshot pin does.
+    HistoryQuery q = query;
+    q.before_seq.reset();
     ASSIGN_OR_RETURN(Stmt st, db_->Prepare(
         "SELECT count(*) FROM history h JOIN resource r ON r.rid = h.rid" + HistoryWhere(q)));
     BindHistory(st, q);
@@ -465,6 +470,15 @@ class SqliteView : public WriteTxn {
     params_ = params;
   }
 
+  // The parameter keys first recorded since the mark, for a rollback to
+  // forget: search_param loses their rows, so params_ must lose them too.
+  size_t NewParamsMark() const { return new_params_.size(); }
+  void ForgetNewParams(size_t mark) {
+    for (size_t i = mark; i < new_params_.size(); ++i) params_->erase(new_params_[i]);
+    new_params_.resize(mark);
+  }
+  void KeepNewParams() { new_params_.clear(); }
+
  private:
   Status EnsureParam(const std::string& key, int64_t id) {
     if (params_->contains(key)) return Status::Ok();
@@ -478,6 +492,7 @@ class SqliteView : public WriteTxn {
       return Status::Fault("search parameter id collision: " + key);
     }
     params_->emplace(key, id);
+    new_params_.push_back(key);
     return Status::Ok();
   }
 
@@ -540,6 +555,7 @@ class SqliteView : public WriteTxn {
   int64_t seq_;
   int64_t* next_seq_ = nullptr;                              // writer only
   std::unordered_map<std::string, int64_t>* params_ = nullptr;  // writer only
+  std::vector<std::string> new_params_;  // writer only: keys added this transaction
 };
 
 class SqliteStore;
@@ -669,7 +685,16 @@ class SqliteStore : public Store {
     ASSIGN_OR_RETURN(Stmt st, writer_db_->Prepare(
         "SELECT value FROM lhcr_meta WHERE key = 'schema_version'"));
     ASSIGN_OR_RETURN(bool row, st.Step());
-    int64_t version = row ? std::stoll(std::string(st.Text(0))) : 0;
+    int64_t version = 0;
+    if (row) {
+      // The file is outside input: a garbled version is an error, not a crash.
+      std::string_view text = st.Text(0);
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
+      if (ec != std::errc() || end != text.data() + text.size()) {
+        return Status::Unsupported("the store at " + options_.path +
+                                   " has an unreadable schema version '" + std::string(text) + "'");
+      }
+    }
     if (version > kSchemaVersion) {
       return Status::Unsupported("the store at " + options_.path + " has schema version " +
                                  std::to_string(version) + "; this lhcr knows up to " +
@@ -712,6 +737,11 @@ class SqliteStore : public Store {
         continue;
       }
       for (size_t i = 0; i < batch.size(); ++i) {
+        // A call that fails gives back what it took: its rows (the
+        // savepoint), its sequence numbers (no gaps in the log) and the
+        // parameter keys it recorded.
+        const int64_t job_seq = next_seq;
+        const size_t job_params = txn.NewParamsMark();
         Status s = writer_db_->Exec("SAVEPOINT job");
         if (s.ok()) {
           try {
@@ -726,16 +756,22 @@ class SqliteStore : public Store {
             (void)writer_db_->Exec("RELEASE job");
           }
         }
+        if (!s.ok()) {
+          next_seq = job_seq;
+          txn.ForgetNewParams(job_params);
+        }
         results[i] = s;
       }
       Status commit = writer_db_->Exec("COMMIT");
       if (!commit.ok()) {
         (void)writer_db_->Exec("ROLLBACK");
+        txn.ForgetNewParams(0);
         next_seq = seq_before;
         for (auto& r : results) {
           if (r.ok()) r = commit;
         }
       } else {
+        txn.KeepNewParams();
         next_seq_.store(next_seq);
         commits_.fetch_add(1);
         for (const auto& r : results) {
