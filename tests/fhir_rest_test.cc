@@ -249,6 +249,33 @@ TEST_F(FhirRestTest, UpdateMakesANewVersion) {
   EXPECT_EQ(Str(Get("/fhir/Patient/" + id).body, "/name/0/family"), "Second");
 }
 
+TEST_F(FhirRestTest, UpdateAfterDeleteContinuesTheVersions) {
+  CreateAs("Patient", "again", PatientWithId("again", "One"));
+  ASSERT_EQ(Delete("/fhir/Patient/again").status, 204);
+  ClientResponse patch = client_->Call("PATCH", "/fhir/Patient/again", R"([{"op":"add","path":"/active","value":true}])",
+                                       {{"Content-Type", "application/json-patch+json"}});
+  EXPECT_EQ(patch.status, 410);
+  EXPECT_EQ(IssueCodes(patch.body), Ids{"deleted"});
+  ClientResponse u = Put("/fhir/Patient/again", PatientWithId("again", "Three"));
+  ASSERT_EQ(u.status, 201) << u.body;  // brought back to life: a create
+  EXPECT_EQ(u.Header("ETag"), "W/\"3\"");
+  EXPECT_EQ(u.Header("Location"), server_->base() + "/Patient/again/_history/3");
+  EXPECT_EQ(Str(u.body, "/meta/versionId"), "3");
+  EXPECT_EQ(Get("/fhir/Patient/again/_history/2").status, 410);
+  EXPECT_EQ(Str(Get("/fhir/Patient/again/_history/1").body, "/name/0/family"), "One");
+}
+
+TEST_F(FhirRestTest, HeadIsGetWithoutBody) {
+  CreateAs("Patient", "hd", PatientWithId("hd", "Head"));
+  ClientResponse h = client_->Call("HEAD", "/fhir/Patient/hd");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.body, "");
+  EXPECT_EQ(h.Header("ETag"), "W/\"1\"");
+  EXPECT_EQ(client_->Call("HEAD", "/fhir/Patient/none").status, 404);
+  // The connection is still in step afterwards.
+  EXPECT_EQ(Str(Get("/fhir/Patient/hd").body, "/id"), "hd");
+}
+
 TEST_F(FhirRestTest, UpdateAsCreateWithClientId) {
   ClientResponse u = Put("/fhir/Patient/client-1", PatientWithId("client-1", "Chosen"));
   ASSERT_EQ(u.status, 201) << u.body;
@@ -715,9 +742,11 @@ TEST_F(SearchTest, PagingIsStableAcrossWrites) {
   Ids got = EntryIds(p1.body);
   ASSERT_EQ(got.size(), 2u);
 
-  // Resources created (and one deleted) between pages do not move the pages.
+  // Resources created (and one deleted) between pages do not move the pages:
+  // a page shows what matched when the search ran.
   Create("Patient", PatientJson("Page"));
   Create("Patient", PatientJson("Page"));
+  ASSERT_EQ(Delete("/fhir/Patient/" + all.back()).status, 204);
   std::string next = LinkPath(p1.body, "next");
   ASSERT_FALSE(next.empty()) << p1.body;
   ClientResponse p2 = Get(next);
@@ -735,7 +764,14 @@ TEST_F(SearchTest, PagingIsStableAcrossWrites) {
   EXPECT_EQ(LinkPath(p3.body, "next"), "");
   got.insert(got.end(), page3.begin(), page3.end());
   EXPECT_EQ(Sorted(got), Sorted(all));
-  EXPECT_EQ(Search("Patient?family=page").size(), 7u);
+  EXPECT_EQ(Search("Patient?family=page").size(), 6u);
+
+  // _count=0: the count only, and no link that would page forever.
+  ClientResponse zero = Get("/fhir/Patient?family=page&_count=0");
+  ASSERT_EQ(zero.status, 200);
+  EXPECT_EQ(Total(zero.body), 6);
+  EXPECT_EQ(EntryIds(zero.body), Ids{});
+  EXPECT_EQ(LinkPath(zero.body, "next"), "");
 }
 
 TEST_F(SearchTest, Sort) {
@@ -913,6 +949,7 @@ TEST_F(FhirRestTest, TransactionIsAllOrNothing) {
   ClientResponse r = Post("/fhir", bundle);
   EXPECT_EQ(r.status, 422) << r.body;  // Observation.code is required
   EXPECT_EQ(IssueCodes(r.body), Ids{"required"});
+  EXPECT_EQ(Str(r.body, "/issue/0/expression/0"), "Bundle.entry[2].resource.code");
   EXPECT_EQ(Search("Patient?identifier=urn:t|aon"), Ids{});
   EXPECT_EQ(Get("/fhir/Patient/aon2").status, 404);
 
@@ -922,6 +959,25 @@ TEST_F(FhirRestTest, TransactionIsAllOrNothing) {
   ]})");
   EXPECT_EQ(unknown_ref.status, 400) << unknown_ref.body;
   EXPECT_EQ(Search("Patient?identifier=urn:t|aon"), Ids{});
+}
+
+TEST_F(FhirRestTest, TransactionPreconditionFailureStoresNothing) {
+  CreateAs("Patient", "tv", PatientWithId("tv", "V1"));
+  ASSERT_EQ(Put("/fhir/Patient/tv", PatientWithId("tv", "V2")).status, 200);
+  ClientResponse r = Post("/fhir", R"({"resourceType":"Bundle","type":"transaction","entry":[
+    {"resource":{"resourceType":"Patient","name":[{"family":"Side"}]},"request":{"method":"POST","url":"Patient"}},
+    {"resource":{"resourceType":"Patient","id":"tv","name":[{"family":"V3"}]},"request":{"method":"PUT","url":"Patient/tv","ifMatch":"W/\"1\""}}
+  ]})");
+  EXPECT_EQ(r.status, 412) << r.body;
+  EXPECT_EQ(IssueCodes(r.body), Ids{"conflict"});
+  EXPECT_EQ(Search("Patient?family=side"), Ids{});
+  EXPECT_EQ(Get("/fhir/Patient/tv").Header("ETag"), "W/\"2\"");
+
+  ClientResponse ok = Post("/fhir", R"({"resourceType":"Bundle","type":"transaction","entry":[
+    {"resource":{"resourceType":"Patient","id":"tv","name":[{"family":"V3"}]},"request":{"method":"PUT","url":"Patient/tv","ifMatch":"W/\"2\""}}
+  ]})");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(Str(ok.body, "/entry/0/response/etag"), "W/\"3\"");
 }
 
 TEST_F(FhirRestTest, TransactionResolvesReferences) {
@@ -1165,6 +1221,36 @@ TEST_F(FhirRestTest, IfMatchUpdatesRaceWithoutLostUpdates) {
   EXPECT_EQ(Get("/fhir/Patient/race").Header("ETag"), "W/\"" + std::to_string(successes + 1) + "\"");
   ClientResponse h = Get("/fhir/Patient/race/_history");
   EXPECT_EQ(Total(h.body), successes + 1);
+}
+
+TEST_F(FhirRestTest, ConcurrentConditionalCreatesMakeOneResource) {
+  constexpr int kThreads = 4;
+  std::vector<std::unique_ptr<HttpClient>> clients;
+  for (int t = 0; t < kThreads; ++t) clients.push_back(std::make_unique<HttpClient>(server_->port()));
+  std::vector<ClientResponse> results(kThreads);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      results[t] = clients[t]->Send("POST", "/fhir/Patient",
+                                    PatientJson("Once", R"("identifier":[{"system":"urn:s","value":"once"}])"),
+                                    {{"If-None-Exist", "identifier=urn:s|once"}});
+    });
+  }
+  for (auto& th : threads) th.join();
+  int created = 0, found = 0;
+  std::set<std::string> ids;
+  for (const ClientResponse& r : results) {
+    created += r.status == 201;
+    found += r.status == 200;
+    ids.insert(Str(r.body, "/id"));
+  }
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(found, kThreads - 1);
+  EXPECT_EQ(ids.size(), 1u);
+  EXPECT_EQ(Search("Patient?identifier=urn:s|once").size(), 1u);
 }
 
 }  // namespace

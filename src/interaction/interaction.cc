@@ -577,7 +577,8 @@ Result<Response> Interactions::SearchPage(const RequestContext& ctx, const std::
   }
   b.Link("first", page_link(0));
   if (offset > 0) b.Link("previous", page_link(std::max(0, offset - count)));
-  if (offset + count < total) b.Link("next", page_link(offset + count));
+  // _count=0 asks for the count only: a next link would name this same page.
+  if (count > 0 && offset + count < total) b.Link("next", page_link(offset + count));
   if (total > 0 && count > 0) b.Link("last", page_link(static_cast<int>(((total - 1) / count) * count)));
 
   std::vector<store::Rid> page;
