@@ -357,8 +357,15 @@ TEST(FhirExamplesTest, StoreReadAndFindEveryClinicalExample) {
     CollectNumbers(r.body, &b);
     if (a != b) {
       ++decimal_changed;
+      std::string first = e.file;
+      for (size_t n = 0; n < std::min(a.size(), b.size()); ++n) {
+        if (a[n] != b[n]) {
+          first += " (first: " + a[n] + " -> " + b[n] + ")";
+          break;
+        }
+      }
       std::lock_guard lock(mu);
-      decimal_files.push_back(e.file);
+      decimal_files.push_back(first);
     }
   });
 

@@ -238,9 +238,10 @@ TEST_F(SyntheaTest, TransactionsLoadAndEveryReferenceResolves) {
 // Each patient Bundle re-posts its Organizations and Practitioners without
 // ifNoneExist, so they are stored again under new ids. Searching by the
 // identifier then finds several, and a conditional reference
-// "Organization?identifier=..." to one of them is ambiguous: R4 3.1.0.11.2
-// says the server SHALL fail the transaction with 412 when a conditional
-// reference matches more than one resource. A unique one resolves.
+// "Organization?identifier=..." to one of them is ambiguous: a conditional
+// reference matching several resources fails the transaction (R4 http.html,
+// transaction processing rules); lhcr answers 412 as for its other ambiguous
+// conditional interactions. A unique one resolves to that resource.
 TEST_F(SyntheaTest, DuplicatedOrganizationsMakeConditionalReferencesAmbiguous) {
   ASSERT_NO_FATAL_FAILURE(LoadAll());
   const std::string kSystem = "https://github.com/synthetichealth/synthea";
