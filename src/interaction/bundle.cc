@@ -181,7 +181,11 @@ std::string ErrorEntry(const Status& s) {
 
 Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::string& body) {
   if (body.empty()) return Status::Incorrect("the request has no body; a Bundle is required");
-  ASSIGN_OR_RETURN(JsonDoc doc, fhir::ParseJson(body));
+  fhir::NumberTexts number_texts;
+  ASSIGN_OR_RETURN(JsonDoc doc, fhir::ParseJsonKeepingNumbers(body, &number_texts));
+  std::shared_ptr<const fhir::NumberTexts> numbers;
+  if (!number_texts.empty()) numbers = std::make_shared<const fhir::NumberTexts>(std::move(number_texts));
+  auto pointer_of = [](const Entry& e) { return "/entry/" + std::to_string(e.index) + "/resource"; };
   if (!doc.IsObject() || fhir::StringMember(doc, "resourceType") != "Bundle") {
     return Status::Incorrect("POST to the base URL takes a Bundle");
   }
@@ -196,15 +200,31 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
     BundleWriter out("batch-response", ctx.base_url);
     for (const Entry& e : entries) {
       Result<Response> r = Status::Fault("not run");
-      std::string res = e.resource ? fhir::ToJson(*e.resource) : "";
+      std::string res = !e.resource ? ""
+                        : numbers ? fhir::ToJsonKeepingNumbers(*e.resource, *numbers, pointer_of(e))
+                                  : fhir::ToJson(*e.resource);
       if (e.method == "GET" || e.method == "HEAD") {
-        if (!e.id.empty() && e.id.find('/') == std::string::npos) {
-          r = Read(ctx, e.type, e.id, e.pre);
-        } else if (e.id.rfind("_history/", 0) != std::string::npos) {
-          r = Status::Unsupported("vread in a batch is not supported");
+        // request.url is one of: Type/id, Type/id/_history/vid,
+        // Type/id/_history, Type/_history, Type?query (R4 3.1.0.11.1).
+        const size_t slash = e.id.find('/');
+        const std::string id = e.id.substr(0, slash);
+        const std::string rest = slash == std::string::npos ? "" : e.id.substr(slash + 1);
+        auto qp = search::ParseQueryString(e.query);
+        if (!qp.ok()) {
+          r = qp.status();
+        } else if (e.id.empty()) {
+          r = Search(ctx, e.type, *qp);
+        } else if (id == "_history" && rest.empty()) {
+          r = History(ctx, e.type, "", *qp);
+        } else if (rest.empty()) {
+          r = Read(ctx, e.type, id, e.pre);
+        } else if (rest == "_history") {
+          r = History(ctx, e.type, id, *qp);
+        } else if (rest.rfind("_history/", 0) == 0 && rest.size() > 9 && rest.size() < 19 &&
+                   rest.find_first_not_of("0123456789", 9) == std::string::npos) {
+          r = VRead(ctx, e.type, id, std::stoll(rest.substr(9)));
         } else {
-          auto qp = search::ParseQueryString(e.query);
-          r = qp.ok() ? Search(ctx, e.type, *qp) : Result<Response>(qp.status());
+          r = Status::NotFound("no such FHIR endpoint: " + e.url);
         }
       } else if (e.method == "POST") {
         r = Create(ctx, e.type, res, e.pre);
@@ -275,7 +295,11 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
     if (!RewriteReferences(res, ids, defer, res.GetAllocator()).ok() || conditional) continue;
     // A failure is reported, with its place in the Bundle, when the
     // transaction prepares the entry again.
-    if (auto p = PrepareResource(std::move(res)); p.ok()) prepared[e.index] = std::move(p).value();
+    if (auto p = PrepareResource(std::move(res)); p.ok()) {
+      p->numbers = numbers;
+      p->pointer = pointer_of(e);
+      prepared[e.index] = std::move(p).value();
+    }
   }
 
   std::vector<std::string> results(entries.size());
@@ -375,7 +399,7 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
             res.AddMember("id", Json(id.c_str(), static_cast<rapidjson::SizeType>(id.size()), a), a);
           }
         }
-        r = WriteInTxn(txn, std::move(res), id, e.method == "POST", e.pre);
+        r = WriteInTxn(txn, std::move(res), id, e.method == "POST", e.pre, numbers, pointer_of(e));
       } else {  // GET / HEAD, after every write
         r = ReadInTxn(txn, ctx, e.type, e.id, e.query);
       }

@@ -80,9 +80,10 @@ Status ValidationError(const std::vector<fhir::ValidationIssue>& issues) {
 }
 
 // Parses a request body as a resource of `type` (any type if empty).
-Result<JsonDoc> ParseResource(const std::string& body, const std::string& type) {
+Result<JsonDoc> ParseResource(const std::string& body, const std::string& type,
+                              fhir::NumberTexts* numbers) {
   if (body.empty()) return Status::Incorrect("the request has no body; a resource is required");
-  ASSIGN_OR_RETURN(JsonDoc doc, fhir::ParseJson(body));
+  ASSIGN_OR_RETURN(JsonDoc doc, fhir::ParseJsonKeepingNumbers(body, numbers));
   if (!doc.IsObject()) return Status::Incorrect("the body is not a JSON object");
   std::string_view rt = fhir::StringMember(doc, "resourceType");
   if (rt.empty()) return Status::Incorrect("the resource has no resourceType");
@@ -93,6 +94,13 @@ Result<JsonDoc> ParseResource(const std::string& body, const std::string& type) 
 }
 
 using Prepared = PreparedResource;
+
+// Attaches the exact number texts of the request to a prepared resource.
+void KeepNumbers(Prepared* p, fhir::NumberTexts numbers, std::string pointer = "") {
+  if (numbers.empty()) return;
+  p->numbers = std::make_shared<const fhir::NumberTexts>(std::move(numbers));
+  p->pointer = std::move(pointer);
+}
 
 }  // namespace
 
@@ -137,7 +145,8 @@ struct Interactions::Impl {
     v.last_updated = clock.Now();
     v.method = method;
     SetIdAndMeta(p.doc, id, v.version, v.last_updated);
-    v.json = fhir::ToJson(p.doc);
+    v.json = p.numbers ? fhir::ToJsonKeepingNumbers(p.doc, *p.numbers, p.pointer)
+                       : fhir::ToJson(p.doc);
     std::vector<IndexRow> old_rows;
     if (current) old_rows = RowsOf(*current);
     RETURN_IF_ERROR(txn.Put(v, p.rows, old_rows));
@@ -254,8 +263,12 @@ Result<Response> Interactions::Read(const RequestContext& ctx, const std::string
   ASSIGN_OR_RETURN(auto v, view->Read(type, id));
   if (!v) return Status::NotFound(Ref(type, id) + " is not known");
   if (v->deleted) return Status::Gone(Ref(type, id) + " was deleted");
-  if ((pre.if_none_match && *pre.if_none_match == v->version) ||
-      (pre.if_modified_since && v->last_updated / 1000 <= *pre.if_modified_since / 1000)) {
+  // RFC 7232 6: If-None-Match, when present, decides alone; "*" matches any
+  // current version. If-Modified-Since compares whole seconds (HTTP dates).
+  const bool has_inm = pre.if_none_match || pre.if_none_match_any;
+  if ((has_inm && (pre.if_none_match_any || *pre.if_none_match == v->version)) ||
+      (!has_inm && pre.if_modified_since &&
+       v->last_updated / 1000 <= *pre.if_modified_since / 1000)) {
     Response r;
     r.kind = Response::Kind::kNotModified;
     r.version = v->version;
@@ -278,8 +291,10 @@ Result<Response> Interactions::VRead(const RequestContext& ctx, const std::strin
 Result<Response> Interactions::Create(const RequestContext& ctx, const std::string& type,
                                       const std::string& body, const Preconditions& pre) {
   if (!IsKnownType(type)) return Status::NotFound("unknown resource type " + type);
-  ASSIGN_OR_RETURN(JsonDoc doc, ParseResource(body, type));
+  fhir::NumberTexts numbers;
+  ASSIGN_OR_RETURN(JsonDoc doc, ParseResource(body, type, &numbers));
   ASSIGN_OR_RETURN(Prepared p, impl_->Prepare(std::move(doc)));
+  KeepNumbers(&p, std::move(numbers));
   const std::string id = impl_->ids.Next();  // a create ignores the body's id (R4 3.1.0.8)
   Result<Response> out = Status::Fault("create did not run");
   Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
@@ -295,13 +310,15 @@ Result<Response> Interactions::Update(const RequestContext& ctx, const std::stri
                                       const Preconditions& pre) {
   if (!IsKnownType(type)) return Status::NotFound("unknown resource type " + type);
   if (!IsValidId(id)) return Status::Incorrect("'" + id + "' is not a valid resource id");
-  ASSIGN_OR_RETURN(JsonDoc doc, ParseResource(body, type));
+  fhir::NumberTexts numbers;
+  ASSIGN_OR_RETURN(JsonDoc doc, ParseResource(body, type, &numbers));
   std::string_view body_id = fhir::StringMember(doc, "id");
   if (body_id.empty()) return Status::Incorrect("an update needs the resource's id in the body");
   if (body_id != id) {
     return Status::Incorrect("the body's id '" + std::string(body_id) + "' is not the URL's id '" + id + "'");
   }
   ASSIGN_OR_RETURN(Prepared p, impl_->Prepare(std::move(doc)));
+  KeepNumbers(&p, std::move(numbers));
   Result<Response> out = Status::Fault("update did not run");
   Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
     out = impl_->UpdateIn(txn, p, id, pre);
@@ -315,9 +332,11 @@ Result<Response> Interactions::ConditionalUpdate(const RequestContext& ctx, cons
                                                  const std::string& query, const std::string& body,
                                                  const Preconditions& pre) {
   if (!IsKnownType(type)) return Status::NotFound("unknown resource type " + type);
-  ASSIGN_OR_RETURN(JsonDoc doc, ParseResource(body, type));
+  fhir::NumberTexts numbers;
+  ASSIGN_OR_RETURN(JsonDoc doc, ParseResource(body, type, &numbers));
   std::string body_id(fhir::StringMember(doc, "id"));
   ASSIGN_OR_RETURN(Prepared p, impl_->Prepare(std::move(doc)));
+  KeepNumbers(&p, std::move(numbers));
   const std::string new_id = body_id.empty() ? impl_->ids.Next() : body_id;
   Result<Response> out = Status::Fault("update did not run");
   Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
@@ -356,7 +375,8 @@ Result<Response> Interactions::Patch(const RequestContext& ctx, const std::strin
       return Status::Precondition("If-Match: " + Ref(type, id) + " is at version " +
                                   std::to_string((*current)->version));
     }
-    auto doc = fhir::ParseJson((*current)->json);
+    fhir::NumberTexts numbers;
+    auto doc = fhir::ParseJsonKeepingNumbers((*current)->json, &numbers);
     if (!doc.ok()) return Status::Fault("stored resource is not JSON");
     RETURN_IF_ERROR(fhir::ApplyJsonPatch(patch, &*doc));
     if (fhir::StringMember(*doc, "resourceType") != type || fhir::StringMember(*doc, "id") != id) {
@@ -364,6 +384,7 @@ Result<Response> Interactions::Patch(const RequestContext& ctx, const std::strin
     }
     auto prepared = impl_->Prepare(std::move(*doc));
     if (!prepared.ok()) return prepared.status();
+    KeepNumbers(&*prepared, std::move(numbers));
     auto v = impl_->PutVersion(txn, *prepared, id, *current, store::Method::kPatch);
     if (!v.ok()) return v.status();
     out = Impl::Stored(*v, Response::Kind::kOk);
@@ -674,8 +695,12 @@ Result<Response> Interactions::DeleteInTxn(store::WriteTxn& txn, const std::stri
 }
 
 Result<Response> Interactions::WriteInTxn(store::WriteTxn& txn, JsonDoc doc, const std::string& id,
-                                          bool create, const Preconditions& pre) {
+                                          bool create, const Preconditions& pre,
+                                          std::shared_ptr<const fhir::NumberTexts> numbers,
+                                          std::string pointer) {
   ASSIGN_OR_RETURN(Prepared p, impl_->Prepare(std::move(doc)));
+  p.numbers = std::move(numbers);
+  p.pointer = std::move(pointer);
   return WritePreparedInTxn(txn, p, id, create, pre);
 }
 

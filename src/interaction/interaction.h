@@ -30,6 +30,10 @@ struct PreparedResource {
   fhir::JsonDoc doc;
   std::string type;
   std::vector<store::IndexRow> rows;
+  // The exact text of numbers a double does not carry ("1.50"), by JSON
+  // Pointer from the parsed request, and where the resource sits in it.
+  std::shared_ptr<const fhir::NumberTexts> numbers;
+  std::string pointer;
 };
 
 // What a successful interaction produced.
@@ -114,7 +118,9 @@ class Interactions {
   Result<Response> DeleteInTxn(store::WriteTxn& txn, const std::string& type,
                                const std::string& id, const Preconditions& pre);
   Result<Response> WriteInTxn(store::WriteTxn& txn, fhir::JsonDoc doc, const std::string& id,
-                              bool create, const Preconditions& pre);
+                              bool create, const Preconditions& pre,
+                              std::shared_ptr<const fhir::NumberTexts> numbers = nullptr,
+                              std::string pointer = "");
   // Validation and index extraction, outside any transaction (CPU work that
   // should not hold up the store's single writer).
   Result<PreparedResource> PrepareResource(fhir::JsonDoc doc);
