@@ -133,6 +133,13 @@ class SyntheaTest : public ::testing::Test {
         ++expected_[type];
         ++entries_;
       }
+      PatientRecord record;
+      for (rapidjson::SizeType i = 0; i < in.Size(); ++i) {
+        std::string type(fhir::StringMember(in[i]["resource"], "resourceType"));
+        if (type == "Patient") record.patient = ids[std::string(fhir::StringMember(in[i], "fullUrl"))];
+        else if (type != "Organization" && type != "Practitioner") ++record.counts[type];
+      }
+      if (!record.patient.empty()) patients_.push_back(std::move(record));
       for (rapidjson::SizeType i = 0; i < in.Size(); ++i) {
         Stored s;
         s.location = ids[std::string(fhir::StringMember(in[i], "fullUrl"))];
@@ -149,6 +156,13 @@ class SyntheaTest : public ::testing::Test {
 
   std::unique_ptr<TestServer> server_;
   std::unique_ptr<HttpClient> client_;
+  // Per patient Bundle: the Patient's "Type/id" and how many resources of
+  // each clinical type the Bundle held (all about that patient).
+  struct PatientRecord {
+    std::string patient;
+    std::map<std::string, int64_t> counts;
+  };
+  std::vector<PatientRecord> patients_;
   std::vector<Stored> stored_;
   std::map<std::string, int64_t> expected_;
   int bundles_ = 0;
@@ -164,6 +178,19 @@ TEST_F(SyntheaTest, TransactionsLoadAndEveryReferenceResolves) {
     ClientResponse r = client_->Get("/fhir/" + type + "?_summary=count");
     ASSERT_EQ(r.status, 200) << type;
     EXPECT_EQ(Total(r), n) << type;
+  }
+
+  // Per patient: Type?patient=Patient/id finds exactly that Bundle's
+  // resources of the type (the index holds the rewritten references).
+  ASSERT_EQ(patients_.size(), 20u);
+  int patient_searches = 0;
+  for (const PatientRecord& p : patients_) {
+    for (const auto& [type, n] : p.counts) {
+      ClientResponse r = client_->Get("/fhir/" + type + "?patient=" + p.patient + "&_summary=count");
+      ASSERT_EQ(r.status, 200) << type << " " << r.body;
+      EXPECT_EQ(Total(r), n) << type << "?patient=" << p.patient;
+      ++patient_searches;
+    }
   }
 
   // Read every stored resource; its references are exactly the originals
@@ -229,7 +256,8 @@ TEST_F(SyntheaTest, TransactionsLoadAndEveryReferenceResolves) {
 
   std::cout << "Synthea: " << bundles_ << " transaction Bundles, " << entries_ << " entries stored; "
             << refs << " references (" << contained_refs << " to contained resources), "
-            << target_list.size() << " distinct targets, " << bad << " problems\n  per type:";
+            << target_list.size() << " distinct targets, " << bad << " problems; " << patient_searches
+            << " Type?patient= searches\n  per type:";
   for (const auto& [type, n] : expected_) std::cout << " " << type << "=" << n;
   std::cout << "\n";
   EXPECT_EQ(bad, 0);
