@@ -70,8 +70,8 @@ struct Example {
   std::string text;
 };
 
-// Clinical examples of the package, sorted by file name; `skipped` counts the
-// definition Bundles left out.
+// Clinical examples of the package, sorted by file name; *definition_bundles
+// counts the definition Bundles left out.
 std::vector<Example> LoadExamples(int* definition_bundles) {
   std::vector<Example> out;
   *definition_bundles = 0;
