@@ -1,0 +1,297 @@
+// Ingest benchmark: transaction Bundles of synthetic patients (about 100
+// resources each, see synthetic_bundles.h) through Interactions::Bundle, the
+// code path behind POST /fhir, with every search index written; against a
+// floor measured in the same run on the same machine: plain SQLite inserts of
+// the same resource JSON bytes, in the same batches (one transaction per
+// bundle), into a table with no index, WAL mode, the same synchronous setting.
+//
+//   ingest_bench [--patients N] [--reps K] [--sync full|normal] [--dir DIR]
+//                [--stages] [--lhcr-only]
+//
+// Prints one line per repetition and a summary line
+//   INGEST patients=.. resources=.. floor_res_s=.. lhcr_res_s=.. ratio=..
+// (ratio = lhcr / floor, the median over repetitions; each repetition runs
+// floor and lhcr back to back on fresh files so that machine noise hits both).
+// --stages also times the pipeline stages one by one on the same bundles.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <span>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "base/ids.h"
+#include "base/time.h"
+#include "fhir/json.h"
+#include "fhir/search_index.h"
+#include "fhir/search_param.h"
+#include "fhir/validator.h"
+#include "interaction/interaction.h"
+#include "store/sqlite/sqlite_store.h"
+#include "synthetic_bundles.h"
+
+namespace lhcr::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+struct Args {
+  int patients = 200;
+  int reps = 3;
+  bool sync_full = true;
+  std::string dir;
+  bool stages = false;
+  bool lhcr_only = false;
+};
+
+[[noreturn]] void Die(const std::string& what) {
+  std::cerr << "ingest_bench: " << what << "\n";
+  std::exit(1);
+}
+
+void Check(sqlite3* db, int rc, const char* what) {
+  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    Die(std::string(what) + ": " + sqlite3_errmsg(db));
+  }
+}
+
+void Exec(sqlite3* db, const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err != nullptr ? err : "?";
+    sqlite3_free(err);
+    Die(sql + ": " + m);
+  }
+}
+
+// The floor: the same bytes, the same batches, no index, no parsing.
+double FloorSeconds(const std::string& path, const std::vector<PatientRecord>& records, bool sync_full) {
+  sqlite3* db = nullptr;
+  Check(db, sqlite3_open(path.c_str(), &db), "open");
+  Exec(db, "PRAGMA journal_mode=WAL");
+  Exec(db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  Exec(db, "PRAGMA cache_size=-65536");
+  Exec(db, "CREATE TABLE plain(id INTEGER PRIMARY KEY, json BLOB NOT NULL)");
+  sqlite3_stmt* ins = nullptr;
+  Check(db, sqlite3_prepare_v2(db, "INSERT INTO plain(json) VALUES(?1)", -1, &ins, nullptr), "prepare");
+  auto t0 = Clock::now();
+  for (const PatientRecord& r : records) {
+    Exec(db, "BEGIN IMMEDIATE");
+    for (const std::string& json : r.resources) {
+      sqlite3_bind_blob(ins, 1, json.data(), static_cast<int>(json.size()), SQLITE_STATIC);
+      Check(db, sqlite3_step(ins), "insert");
+      sqlite3_reset(ins);
+    }
+    Exec(db, "COMMIT");
+  }
+  auto t1 = Clock::now();
+  sqlite3_finalize(ins);
+  sqlite3_close(db);
+  return Seconds(t0, t1);
+}
+
+std::unique_ptr<store::Store> OpenStore(const std::string& path, bool sync_full) {
+  store::SqliteOptions so;
+  so.path = path;
+  so.synchronous_full = sync_full;
+  auto s = store::OpenSqliteStore(so);
+  if (!s.ok()) Die(s.status().ToString());
+  return std::move(*s);
+}
+
+double LhcrSeconds(const std::string& path, const std::vector<PatientRecord>& records, bool sync_full) {
+  auto store = OpenStore(path, sync_full);
+  interaction::Interactions in(*store, fhir::SearchParamRegistry::R4(), fhir::Validator::R4(),
+                               SystemClock(), UuidGenerator());
+  interaction::RequestContext ctx;
+  ctx.base_url = "http://127.0.0.1/fhir";
+  auto t0 = Clock::now();
+  for (const PatientRecord& r : records) {
+    auto resp = in.Bundle(ctx, r.bundle);
+    if (!resp.ok()) Die("transaction failed: " + resp.status().ToString());
+  }
+  auto t1 = Clock::now();
+  store->Close();
+  return Seconds(t0, t1);
+}
+
+void RemoveDb(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+}
+
+// Each stage of the pipeline alone, on the same bundles (CPU time per
+// resource), and the store's share measured by Put with rows precomputed.
+void Stages(const std::string& dir, const std::vector<PatientRecord>& records, bool sync_full) {
+  auto params = fhir::SearchParamRegistry::R4();
+  auto validator = fhir::Validator::R4();
+  double t_parse = 0, t_copy = 0, t_validate = 0, t_extract = 0, t_serialise = 0;
+  size_t resources = 0, rows_total = 0;
+  struct Ready {
+    store::ResourceVersion v;
+    std::vector<store::IndexRow> rows;
+  };
+  std::vector<std::vector<Ready>> ready;
+  for (size_t n = 0; n < records.size(); ++n) {
+    auto a = Clock::now();
+    auto doc = fhir::ParseJson(records[n].bundle);
+    if (!doc.ok()) Die("parse");
+    auto b = Clock::now();
+    t_parse += Seconds(a, b);
+    std::vector<Ready> batch;
+    for (auto& e : (*doc)["entry"].GetArray()) {
+      auto c0 = Clock::now();
+      fhir::JsonDoc res;
+      res.CopyFrom(e["resource"], res.GetAllocator());
+      auto c1 = Clock::now();
+      auto issues = validator->Validate(res);
+      auto c2 = Clock::now();
+      auto rows = fhir::ExtractIndexRows(res, *params);
+      auto c3 = Clock::now();
+      std::string json = fhir::ToJson(res);
+      auto c4 = Clock::now();
+      t_copy += Seconds(c0, c1);
+      t_validate += Seconds(c1, c2);
+      t_extract += Seconds(c2, c3);
+      t_serialise += Seconds(c3, c4);
+      for (const auto& i : issues) {
+        if (i.severity == fhir::ValidationIssue::Severity::kError) Die("invalid: " + i.location + " " + i.message);
+      }
+      ++resources;
+      rows_total += rows.size();
+      Ready r;
+      r.v.type = std::string(fhir::StringMember(res, "resourceType"));
+      r.v.id = "s" + std::to_string(n) + "-" + std::to_string(batch.size());
+      r.v.version = 1;
+      r.v.json = std::move(json);
+      r.rows = std::move(rows);
+      batch.push_back(std::move(r));
+    }
+    ready.push_back(std::move(batch));
+  }
+  // The store alone: Put with the rows precomputed, and without rows (the
+  // resource and history tables only), each on a fresh file.
+  auto store_seconds = [&](bool with_rows) {
+    const std::string path = dir + "/stages.db";
+    RemoveDb(path);
+    auto store = OpenStore(path, sync_full);
+    auto s0 = Clock::now();
+    for (auto& batch : ready) {
+      Status st = store->Write([&](store::WriteTxn& txn) -> Status {
+        for (Ready& r : batch) {
+          r.v.seq = 0;
+          RETURN_IF_ERROR(txn.Put(r.v, with_rows ? std::span<const store::IndexRow>(r.rows)
+                                                 : std::span<const store::IndexRow>(), {}));
+        }
+        return Status::Ok();
+      });
+      if (!st.ok()) Die(st.ToString());
+    }
+    auto s1 = Clock::now();
+    store->Close();
+    RemoveDb(path);
+    return Seconds(s0, s1);
+  };
+  const double t_store_no_rows = store_seconds(false);
+  const double t_store = store_seconds(true);
+  double total = t_parse + t_copy + t_validate + t_extract + t_serialise + t_store;
+  auto us = [&](double t) { return t * 1e6 / static_cast<double>(resources); };
+  std::printf("STAGES resources=%zu index_rows_per_resource=%.1f\n", resources,
+              static_cast<double>(rows_total) / static_cast<double>(resources));
+  auto line = [&](const char* name, double t) {
+    std::printf("STAGE %-28s %8.1f us/resource %5.1f%%\n", name, us(t), 100.0 * t / total);
+  };
+  line("parse bundle (RapidJSON)", t_parse);
+  line("copy entry resource", t_copy);
+  line("validate (structural R4)", t_validate);
+  line("extract search index rows", t_extract);
+  line("serialise (ToJson)", t_serialise);
+  line("store Put + commit", t_store);
+  std::printf("STAGE %-28s %8.1f us/resource (resource + history rows only)\n", "  of which without index rows",
+              us(t_store_no_rows));
+  std::printf("STAGE %-28s %8.1f us/resource\n", "sum", us(total));
+}
+
+}  // namespace
+}  // namespace lhcr::bench
+
+int main(int argc, char** argv) {
+  using namespace lhcr::bench;
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) Die(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--patients") args.patients = std::stoi(next());
+    else if (a == "--reps") args.reps = std::stoi(next());
+    else if (a == "--sync") args.sync_full = next() != "normal";
+    else if (a == "--dir") args.dir = next();
+    else if (a == "--stages") args.stages = true;
+    else if (a == "--lhcr-only") args.lhcr_only = true;
+    else Die("unknown argument " + a);
+  }
+  bool own_dir = args.dir.empty();
+  if (own_dir) {
+    char tmpl[] = "/tmp/lhcr-ingest-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) Die("mkdtemp");
+    args.dir = tmpl;
+  }
+  std::filesystem::create_directories(args.dir);
+
+  std::vector<PatientRecord> records;
+  size_t resources = 0, bytes = 0;
+  for (int n = 0; n < args.patients; ++n) {
+    records.push_back(MakePatientRecord(n, /*seed=*/42));
+    resources += records.back().resources.size();
+    bytes += records.back().resource_bytes;
+  }
+  std::printf("DATA patients=%d resources=%zu avg_resource_bytes=%.0f bundle_bytes=%.0f sync=%s\n",
+              args.patients, resources, static_cast<double>(bytes) / static_cast<double>(resources),
+              static_cast<double>(bytes) / args.patients, args.sync_full ? "FULL" : "NORMAL");
+
+  std::vector<double> floor_rate, lhcr_rate, ratio;
+  for (int rep = 0; rep < args.reps; ++rep) {
+    const std::string floor_db = args.dir + "/floor.db", lhcr_db = args.dir + "/lhcr.db";
+    double tf = 0;
+    if (!args.lhcr_only) {
+      RemoveDb(floor_db);
+      tf = FloorSeconds(floor_db, records, args.sync_full);
+      RemoveDb(floor_db);
+    }
+    RemoveDb(lhcr_db);
+    double tl = LhcrSeconds(lhcr_db, records, args.sync_full);
+    RemoveDb(lhcr_db);
+    const double rl = static_cast<double>(resources) / tl;
+    lhcr_rate.push_back(rl);
+    if (!args.lhcr_only) {
+      const double rf = static_cast<double>(resources) / tf;
+      floor_rate.push_back(rf);
+      ratio.push_back(rl / rf);
+      std::printf("REP %d floor_res_s=%.0f lhcr_res_s=%.0f ratio=%.3f\n", rep, rf, rl, rl / rf);
+    } else {
+      std::printf("REP %d lhcr_res_s=%.0f\n", rep, rl);
+    }
+    std::fflush(stdout);
+  }
+  auto median = [](std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::printf("INGEST patients=%d resources=%zu sync=%s floor_res_s=%.0f lhcr_res_s=%.0f ratio=%.3f\n",
+              args.patients, resources, args.sync_full ? "FULL" : "NORMAL", median(floor_rate),
+              median(lhcr_rate), median(ratio));
+  if (args.stages) Stages(args.dir, records, args.sync_full);
+  if (own_dir) std::filesystem::remove_all(args.dir);
+  return 0;
+}

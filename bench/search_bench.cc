@@ -1,0 +1,232 @@
+// Patient-scoped search latency over a large store.
+//
+//   search_bench --dir DIR [--patients N] [--queries Q] [--seed S]
+//
+// Loads N synthetic patients (100 resources each, synthetic_bundles.h)
+// through Interactions::Bundle with synchronous=NORMAL into DIR/lhcr.db,
+// unless DIR already holds a complete load of N patients (DIR/patients.txt),
+// which is then reused. Then, in-process through Interactions::Search, times
+// Q rounds of these queries for random patients, interleaved so that noise
+// hits all of them alike:
+//
+//   read       Patient/X read by id (the baseline: one point read)
+//   obs_code   Observation?patient=Patient/X&code=http://loinc.org|C
+//   obs_date   Observation?subject=Patient/X&date=ge2020-01-01
+//   cond       Condition?patient=X
+//   obs_all    Observation?patient=X           (first page of 50)
+//
+// and prints per query p50/p99 in microseconds and their ratio to the read.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/ids.h"
+#include "base/time.h"
+#include "fhir/search_param.h"
+#include "fhir/validator.h"
+#include "interaction/interaction.h"
+#include "store/sqlite/sqlite_store.h"
+#include "synthetic_bundles.h"
+
+namespace lhcr::bench {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+[[noreturn]] void Die(const std::string& what) {
+  std::cerr << "search_bench: " << what << "\n";
+  std::exit(1);
+}
+
+struct Args {
+  std::string dir = "/tmp/lhcr-search-bench";
+  int patients = 10000;
+  int queries = 2000;
+  uint64_t seed = 7;
+};
+
+std::vector<std::string> ReadPatients(const std::string& path) {
+  std::vector<std::string> ids;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) ids.push_back(line);
+  }
+  return ids;
+}
+
+// The Patient id from a transaction-response (the first entry's location).
+std::string PatientIdOf(const std::string& body) {
+  const std::string key = "\"location\":\"Patient/";
+  size_t p = body.find(key);
+  if (p == std::string::npos) return "";
+  p += key.size();
+  size_t e = body.find('/', p);
+  return body.substr(p, e - p);
+}
+
+std::vector<std::string> Load(const Args& args, interaction::Interactions& in) {
+  std::vector<std::string> ids(static_cast<size_t>(args.patients));
+  std::atomic<int> next{0}, done{0};
+  std::atomic<bool> failed{false};
+  interaction::RequestContext ctx;
+  ctx.base_url = "http://127.0.0.1/fhir";
+  auto t0 = SteadyClock::now();
+  auto worker = [&] {
+    for (;;) {
+      int n = next.fetch_add(1);
+      if (n >= args.patients || failed.load()) return;
+      PatientRecord r = MakePatientRecord(n, /*seed=*/42);
+      auto resp = in.Bundle(ctx, r.bundle);
+      if (!resp.ok()) {
+        std::cerr << "load failed: " << resp.status().ToString() << "\n";
+        failed = true;
+        return;
+      }
+      ids[static_cast<size_t>(n)] = PatientIdOf(resp->body);
+      int d = done.fetch_add(1) + 1;
+      if (d % 500 == 0) {
+        double s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+        std::printf("LOAD %d/%d patients, %.0f s, %.0f resources/s\n", d, args.patients, s,
+                    d * 100.0 / s);
+        std::fflush(stdout);
+      }
+    }
+  };
+  // Two producers: one builds the next bundles while the store's writer
+  // thread ingests; group commit merges what they send.
+  std::thread a(worker), b(worker);
+  a.join();
+  b.join();
+  if (failed) Die("load failed");
+  double s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+  std::printf("LOAD done: %d patients in %.0f s (%.0f resources/s)\n", args.patients, s,
+              args.patients * 100.0 / s);
+  return ids;
+}
+
+struct Series {
+  std::string name;
+  std::vector<double> us;
+  int64_t results = 0;
+};
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+int64_t TotalOf(const std::string& body) {
+  size_t p = body.find("\"total\":");
+  return p == std::string::npos ? 0 : std::atoll(body.c_str() + p + 8);
+}
+
+}  // namespace
+}  // namespace lhcr::bench
+
+int main(int argc, char** argv) {
+  using namespace lhcr;
+  using namespace lhcr::bench;
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) Die(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--dir") args.dir = next();
+    else if (a == "--patients") args.patients = std::stoi(next());
+    else if (a == "--queries") args.queries = std::stoi(next());
+    else if (a == "--seed") args.seed = std::stoull(next());
+    else Die("unknown argument " + a);
+  }
+  std::filesystem::create_directories(args.dir);
+  const std::string db = args.dir + "/lhcr.db", list = args.dir + "/patients.txt";
+  std::vector<std::string> ids = ReadPatients(list);
+  const bool reuse = static_cast<int>(ids.size()) == args.patients && std::filesystem::exists(db);
+  if (!reuse) {
+    for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(db + s);
+    std::filesystem::remove(list);
+  }
+
+  store::SqliteOptions so;
+  so.path = db;
+  so.synchronous_full = false;  // NORMAL: the load is a bulk import
+  auto store = store::OpenSqliteStore(so);
+  if (!store.ok()) Die(store.status().ToString());
+  interaction::Interactions in(**store, fhir::SearchParamRegistry::R4(), fhir::Validator::R4(),
+                               SystemClock(), UuidGenerator());
+  if (!reuse) {
+    ids = Load(args, in);
+    std::ofstream out(list + ".tmp");
+    for (const auto& id : ids) out << id << "\n";
+    out.close();
+    std::filesystem::rename(list + ".tmp", list);
+  } else {
+    std::printf("LOAD reused %s (%d patients)\n", db.c_str(), args.patients);
+  }
+  int64_t db_bytes = static_cast<int64_t>(std::filesystem::file_size(db));
+  std::printf("DATA patients=%d resources=%d db_mb=%lld\n", args.patients, args.patients * 100,
+              static_cast<long long>(db_bytes >> 20));
+
+  interaction::RequestContext ctx;
+  ctx.base_url = "http://127.0.0.1/fhir";
+  const auto& loinc = LoincCodes();
+  std::vector<Series> series = {{"read Patient/X"},
+                                {"Observation?patient=Patient/X&code=http://loinc.org|C"},
+                                {"Observation?subject=Patient/X&date=ge2020-01-01"},
+                                {"Condition?patient=X"},
+                                {"Observation?patient=X (page of 50)"}};
+  uint64_t rng = args.seed * 0x9e3779b97f4a7c15ULL + 1;
+  auto rand = [&] {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+  };
+  const int warmup = std::min(200, args.queries / 5);
+  for (int round = 0; round < warmup + args.queries; ++round) {
+    const std::string& pid = ids[rand() % ids.size()];
+    const std::string code(loinc[rand() % loinc.size()].code);
+    for (size_t k = 0; k < series.size(); ++k) {
+      auto t0 = SteadyClock::now();
+      Result<interaction::Response> r = Status::Fault("no query");
+      switch (k) {
+        case 0: r = in.Read(ctx, "Patient", pid, {}); break;
+        case 1:
+          r = in.Search(ctx, "Observation",
+                        {{"patient", "Patient/" + pid}, {"code", "http://loinc.org|" + code}});
+          break;
+        case 2: r = in.Search(ctx, "Observation", {{"subject", "Patient/" + pid}, {"date", "ge2020-01-01"}}); break;
+        case 3: r = in.Search(ctx, "Condition", {{"patient", pid}}); break;
+        case 4: r = in.Search(ctx, "Observation", {{"patient", pid}}); break;
+      }
+      auto t1 = SteadyClock::now();
+      if (!r.ok()) Die(series[k].name + ": " + r.status().ToString());
+      if (round < warmup) continue;
+      series[k].us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+      series[k].results += k == 0 ? 1 : TotalOf(r->body);
+    }
+  }
+  const double read_p50 = Percentile(series[0].us, 0.5), read_p99 = Percentile(series[0].us, 0.99);
+  std::printf("SEARCH queries=%d per kind (after %d warm-up rounds), in-process Interactions\n",
+              args.queries, warmup);
+  for (const Series& s : series) {
+    const double p50 = Percentile(s.us, 0.5), p99 = Percentile(s.us, 0.99);
+    std::printf("SEARCH %-56s avg_results=%5.1f p50_us=%8.1f p99_us=%8.1f p50_ratio=%6.1f p99_ratio=%6.1f\n",
+                s.name.c_str(), static_cast<double>(s.results) / static_cast<double>(s.us.size()), p50,
+                p99, p50 / read_p50, p99 / read_p99);
+  }
+  (*store)->Close();
+  return 0;
+}
