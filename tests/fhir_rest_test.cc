@@ -293,6 +293,10 @@ TEST_F(FhirRestTest, UpdateErrors) {
   EXPECT_EQ(no_id.status, 400);
   EXPECT_EQ(IssueCodes(no_id.body), Ids{"invalid"});
 
+  ClientResponse bad_id = Put("/fhir/Patient/a_b", PatientWithId("a_b", "X"));
+  EXPECT_EQ(bad_id.status, 400);
+  EXPECT_EQ(IssueCodes(bad_id.body), Ids{"invalid"});
+
   ClientResponse wrong_type = Put("/fhir/Patient/a", R"({"resourceType":"Practitioner","id":"a"})");
   EXPECT_EQ(wrong_type.status, 400);
   EXPECT_EQ(IssueCodes(wrong_type.body), Ids{"invalid"});
@@ -339,6 +343,12 @@ TEST_F(FhirRestTest, ConditionalUpdate) {
   EXPECT_EQ(Str(updated.body, "/id"), id);
   EXPECT_EQ(updated.Header("ETag"), "W/\"2\"");
   EXPECT_EQ(Str(Get("/fhir/Patient/" + id).body, "/name/0/family"), "CU2");
+
+  // A body id that is not the match's id is an error (R4 3.1.0.4.3).
+  ClientResponse other_id = Put("/fhir/Patient?identifier=urn:s|cu",
+                                R"({"resourceType":"Patient","id":"someone-else","identifier":[{"system":"urn:s","value":"cu"}]})");
+  EXPECT_EQ(other_id.status, 400);
+  EXPECT_EQ(IssueCodes(other_id.body), Ids{"invalid"});
 
   ASSERT_EQ(Post("/fhir/Patient", body).status, 201);
   ClientResponse many = Put("/fhir/Patient?identifier=urn:s|cu", body);
@@ -407,7 +417,15 @@ TEST_F(FhirRestTest, IfNoneMatchAndIfModifiedSince) {
   EXPECT_EQ(IssueCodes(exists.body), Ids{"conflict"});
   EXPECT_EQ(Put("/fhir/Patient/fresh", PatientWithId("fresh", "B"), {{"If-None-Match", "*"}}).status, 201);
 
+  // If-None-Match: * matches any current version (RFC 7232 3.2).
+  EXPECT_EQ(Get("/fhir/Patient/inm", {{"If-None-Match", "*"}}).status, 304);
+
   std::string lm = Get("/fhir/Patient/inm").Header("Last-Modified");
+  // When both are sent, If-None-Match decides (RFC 7232 6): a different
+  // version is modified whatever the date says.
+  ClientResponse both = Get("/fhir/Patient/inm", {{"If-None-Match", "W/\"7\""}, {"If-Modified-Since", lm}});
+  EXPECT_EQ(both.status, 200);
+  EXPECT_EQ(Str(both.body, "/id"), "inm");
   ClientResponse not_modified = Get("/fhir/Patient/inm", {{"If-Modified-Since", lm}});
   EXPECT_EQ(not_modified.status, 304);
   EXPECT_EQ(not_modified.body, "");
@@ -726,6 +744,10 @@ TEST_F(SearchTest, GetAndPostSearchAgree) {
   EXPECT_EQ(Total(r.body), 1);
   EXPECT_EQ(EntryIds(r.body), Ids{a});
   EXPECT_EQ(Search("Patient?family=post&gender=female"), Ids{a});
+  // The parameters travel as a form; a FHIR resource body is not one.
+  ClientResponse json_body = Post("/fhir/Patient/_search", R"({"resourceType":"Parameters"})");
+  EXPECT_EQ(json_body.status, 415);
+  EXPECT_EQ(IssueCodes(json_body.body), Ids{"not-supported"});
   // Query and body parameters combine.
   ClientResponse mixed = client_->Call("POST", "/fhir/Patient/_search?family=post", "gender=female",
                                        {{"Content-Type", "application/x-www-form-urlencoded"}});
@@ -938,6 +960,35 @@ TEST_F(FhirRestTest, BatchEntriesAreIndependent) {
   EXPECT_EQ(Str(d, "/entry/5/response/status"), "204 No Content");
   EXPECT_EQ(Get("/fhir/Patient/" + created).status, 200);
   EXPECT_EQ(Get("/fhir/Patient/existing").status, 410);
+}
+
+TEST_F(FhirRestTest, BatchReadsEveryKindOfUrl) {
+  CreateAs("Patient", "bv", PatientWithId("bv", "V1"));
+  ASSERT_EQ(Put("/fhir/Patient/bv", PatientWithId("bv", "V2")).status, 200);
+  CreateAs("Patient", "other", PatientWithId("other", "Other"));
+  ClientResponse r = Post("/fhir", R"({"resourceType":"Bundle","type":"batch","entry":[
+    {"request":{"method":"GET","url":"Patient/bv/_history/1"}},
+    {"request":{"method":"GET","url":"Patient/bv/_history"}},
+    {"request":{"method":"GET","url":"Patient/bv/_history/9"}},
+    {"request":{"method":"GET","url":"Patient/_history"}},
+    {"request":{"method":"GET","url":"Patient?_id=other"}},
+    {"request":{"method":"GET","url":"Patient/bv/nonsense"}}
+  ]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  JsonDoc d = Parse(r.body);
+  ASSERT_EQ(At(d, "/entry")->Size(), 6u);
+  EXPECT_EQ(Str(d, "/entry/0/response/status"), "200 OK");
+  EXPECT_EQ(Str(d, "/entry/0/response/etag"), "W/\"1\"");
+  EXPECT_EQ(Str(d, "/entry/0/resource/name/0/family"), "V1");
+  EXPECT_EQ(Str(d, "/entry/1/resource/type"), "history");
+  EXPECT_EQ(At(d, "/entry/1/resource/entry")->Size(), 2u);
+  EXPECT_EQ(Str(d, "/entry/2/response/status"), "404");
+  EXPECT_EQ(Str(d, "/entry/3/resource/type"), "history");
+  EXPECT_EQ(At(d, "/entry/3/resource/entry")->Size(), 3u);
+  EXPECT_EQ(Str(d, "/entry/4/resource/type"), "searchset");
+  EXPECT_EQ(Str(d, "/entry/4/resource/entry/0/resource/id"), "other");
+  EXPECT_EQ(At(d, "/entry/4/resource/entry/1"), nullptr);
+  EXPECT_EQ(Str(d, "/entry/5/response/status"), "404");
 }
 
 TEST_F(FhirRestTest, TransactionIsAllOrNothing) {

@@ -253,6 +253,13 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
                            : interactions_.ConditionalDelete(ctx, type, q);
       }
     } else if (parts.size() == 2 && parts[1] == "_search") {
+      if (m == "POST" && !req.body.empty() &&
+          !ContainsCi(req.Header("Content-Type"), "application/x-www-form-urlencoded")) {
+        // R4 3.1.0.9: the parameters of POST _search are a form body.
+        HttpResponse r = Error(Status::Unsupported("POST _search takes application/x-www-form-urlencoded"));
+        r.status = 415;
+        return r;
+      }
       if (m == "POST") {
         auto form = search::ParseQueryString(req.body);
         if (!form.ok()) {
