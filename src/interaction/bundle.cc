@@ -41,6 +41,9 @@ std::optional<int64_t> ParseEtag(std::string_view s) {
   return v;
 }
 
+// A JSON Patch in a Bundle travels as a Binary resource with base64 data.
+constexpr const char* kNoBundlePatch = "PATCH inside a Bundle is not supported; use HTTP PATCH";
+
 int MethodOrder(const std::string& m) {
   if (m == "DELETE") return 0;
   if (m == "POST") return 1;
@@ -78,10 +81,6 @@ Result<std::vector<Entry>> ParseEntries(const Json& bundle) {
     if (res != nullptr && res->IsObject()) en.resource = res;
     if ((en.method == "POST" || en.method == "PUT") && en.resource == nullptr) {
       return Status::Incorrect(where + " (" + en.method + ") has no resource");
-    }
-    if (en.method == "PATCH") {
-      // A JSON Patch travels as a Binary resource with base64 data.
-      return Status::Unsupported(where + ": PATCH inside a Bundle is not supported; use HTTP PATCH");
     }
     en.pre.if_none_exist = fhir::StringMember(*req, "ifNoneExist");
     if (auto m = fhir::StringMember(*req, "ifMatch"); !m.empty()) en.pre.if_match = ParseEtag(m);
@@ -233,6 +232,9 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
                          : Update(ctx, e.type, e.id, res, e.pre);
       } else if (e.method == "DELETE") {
         r = e.id.empty() ? ConditionalDelete(ctx, e.type, e.query) : Delete(ctx, e.type, e.id, e.pre);
+      } else if (e.method == "PATCH") {
+        // Only this entry fails: batch entries are independent (R4 3.1.0.11.1).
+        r = Status::Unsupported(kNoBundlePatch);
       }
       out.RawEntry(r.ok() ? ResponseEntry(*r, ctx.base_url) : ErrorEntry(r.status()));
     }
@@ -253,6 +255,7 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
     if (!IsKnownType(e.type)) {
       return Status::Incorrect(where + ": unknown resource type '" + e.type + "'");
     }
+    if (e.method == "PATCH") return Status::Unsupported(where + ": " + kNoBundlePatch);
     if (e.method == "POST") {
       new_ids[e.index] = NextId();
       if (!e.full_url.empty()) ids[e.full_url] = e.type + "/" + new_ids[e.index];
