@@ -846,6 +846,18 @@ TEST_F(SearchTest, IncludeAndRevinclude) {
   EXPECT_EQ(EntryIds(rev.body), Ids{p});
   EXPECT_EQ(Sorted(EntryIds(rev.body, "include")), Sorted({"Observation/" + o1, "Observation/" + o2}));
 
+  ClientResponse typed = Get("/fhir/Observation?_id=" + o1 + "&_include=Observation:subject:Patient");
+  EXPECT_EQ(EntryIds(typed.body, "include"), Ids{"Patient/" + p});
+  ClientResponse other_type = Get("/fhir/Observation?_id=" + o1 + "&_include=Observation:subject:Group");
+  EXPECT_EQ(EntryIds(other_type.body, "include"), Ids{});
+  // _revinclude:iterate walks on from what was included.
+  std::string prov = Create("Provenance", R"({"resourceType":"Provenance","target":[{"reference":"Observation/)" + o1 +
+                                              R"("}],"recorded":"2024-01-01T00:00:00Z","agent":[{"who":{"reference":"Practitioner/)" + gp + R"("}}]})");
+  ClientResponse rev_it = Get("/fhir/Patient?_id=" + p +
+                              "&_revinclude=Observation:subject&_revinclude:iterate=Provenance:target");
+  EXPECT_EQ(Sorted(EntryIds(rev_it.body, "include")),
+            Sorted({"Observation/" + o1, "Observation/" + o2, "Provenance/" + prov}));
+
   ClientResponse org_inc = Get("/fhir/Patient?_id=" + p + "&_include=Patient:organization");
   EXPECT_EQ(EntryIds(org_inc.body, "include"), Ids{"Organization/" + org});
   EXPECT_EQ(Get("/fhir/Patient?_include=Patient:nosuch").status, 400);
@@ -1100,6 +1112,19 @@ TEST_F(FhirRestTest, TransactionProcessingOrder) {
   EXPECT_EQ(Str(d, "/entry/3/response/status"), "201 Created");
   EXPECT_EQ(Str(d, "/entry/4/response/status"), "204 No Content");
   EXPECT_EQ(Get("/fhir/Patient/gone").status, 410);
+}
+
+TEST_F(FhirRestTest, TransactionReadsVersions) {
+  CreateAs("Patient", "tr", PatientWithId("tr", "V1"));
+  ASSERT_EQ(Put("/fhir/Patient/tr", PatientWithId("tr", "V2")).status, 200);
+  ClientResponse r = Post("/fhir", R"({"resourceType":"Bundle","type":"transaction","entry":[
+    {"request":{"method":"GET","url":"Patient/tr/_history/1"}},
+    {"request":{"method":"GET","url":"Patient/tr"}}
+  ]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Str(r.body, "/entry/0/resource/name/0/family"), "V1");
+  EXPECT_EQ(Str(r.body, "/entry/0/response/etag"), "W/\"1\"");
+  EXPECT_EQ(Str(r.body, "/entry/1/resource/name/0/family"), "V2");
 }
 
 TEST_F(FhirRestTest, BundleErrors) {

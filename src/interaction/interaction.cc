@@ -718,6 +718,16 @@ Result<Response> Interactions::WritePreparedInTxn(store::WriteTxn& txn, Prepared
 Result<Response> Interactions::ReadInTxn(store::WriteTxn& txn, const RequestContext& ctx,
                                          const std::string& type, const std::string& id,
                                          const std::string& query) {
+  if (size_t h = id.find("/_history/"); h != std::string::npos) {  // vread
+    const std::string vid = id.substr(h + 10);
+    if (vid.empty() || vid.size() > 18 || vid.find_first_not_of("0123456789") != std::string::npos) {
+      return Status::NotFound(Ref(type, id) + " is not known");
+    }
+    ASSIGN_OR_RETURN(auto v, txn.VRead(type, id.substr(0, h), std::stoll(vid)));
+    if (!v) return Status::NotFound(Ref(type, id) + " is not known");
+    if (v->deleted) return Status::Gone(Ref(type, id) + " is a deletion");
+    return Impl::Stored(*v, Response::Kind::kOk);
+  }
   if (!id.empty()) {
     ASSIGN_OR_RETURN(auto v, txn.Read(type, id));
     if (!v) return Status::NotFound(Ref(type, id) + " is not known");
