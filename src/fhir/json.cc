@@ -13,16 +13,6 @@
 
 namespace lhcr::fhir {
 
-Result<JsonDoc> ParseJson(std::string_view text) {
-  JsonDoc doc;
-  doc.Parse<rapidjson::kParseFullPrecisionFlag>(text.data(), text.size());
-  if (doc.HasParseError()) {
-    return Status::Incorrect("invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) +
-                             ": " + rapidjson::GetParseError_En(doc.GetParseError()));
-  }
-  return doc;
-}
-
 std::string ToJson(const Json& value) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
@@ -77,77 +67,138 @@ bool SameNumber(const Json& a, const Json& b) {
   return a.GetDouble() == b.GetDouble();
 }
 
-// A SAX handler that sees numbers as their text and tracks where it is.
-struct NumberCollector : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, NumberCollector> {
+// Builds the DOM from a SAX parse that sees numbers as their text: each is
+// converted exactly (std::from_chars) rather than by RapidJSON 1.1.0's
+// strtod, which misreads some inputs ("0E42") and has undefined behaviour on
+// them. With `texts`, it also records the numbers whose canonical form
+// differs from their text, by JSON Pointer.
+struct DomBuilder {
+  JsonDoc* doc = nullptr;
+  NumberTexts* texts = nullptr;  // null: no recording, no path tracking
+  bool out_of_range = false;
+  // Where the parse is, kept only when recording.
   struct Frame {
     bool array;
     size_t index;
-    size_t path_len;
   };
-  JsonDoc* doc;
-  NumberTexts* texts;
-  std::string path;
   std::vector<Frame> frames;
-  std::string pending_key;
-  bool out_of_range = false;
+  std::vector<std::string> keys;
 
-  // Path of the value about to be read.
-  void Enter() {
-    if (frames.empty()) return;
-    Frame& f = frames.back();
-    path.resize(f.path_len);
-    if (f.array) {
-      AppendPointerToken(&path, std::to_string(f.index++));
-    } else {
-      AppendPointerToken(&path, pending_key);
-    }
+  void Next() {
+    if (texts == nullptr || frames.empty()) return;
+    if (frames.back().array) ++frames.back().index;
   }
-  bool Default() {
-    Enter();
-    return true;
+  std::string Path() const {
+    std::string path;
+    size_t k = 0;
+    for (size_t i = 0; i < frames.size(); ++i) {
+      if (frames[i].array) {
+        AppendPointerToken(&path, std::to_string(frames[i].index - 1));
+      } else {
+        AppendPointerToken(&path, keys[k++]);
+      }
+    }
+    return path;
+  }
+
+  bool Null() { Next(); return doc->Null(); }
+  bool Bool(bool b) { Next(); return doc->Bool(b); }
+  bool Int(int i) { Next(); return doc->Int(i); }
+  bool Uint(unsigned u) { Next(); return doc->Uint(u); }
+  bool Int64(int64_t i) { Next(); return doc->Int64(i); }
+  bool Uint64(uint64_t u) { Next(); return doc->Uint64(u); }
+  bool Double(double d) { Next(); return doc->Double(d); }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) {
+    Next();
+    return doc->String(s, n, copy);
   }
   bool RawNumber(const char* str, rapidjson::SizeType len, bool) {
-    Enter();
+    Next();
     std::string_view text(str, len);
     Json exact;
     if (!ExactNumber(text, &exact)) {
       out_of_range = true;
       return false;
     }
+    if (texts != nullptr && !IsCanonical(text, exact)) texts->emplace(Path(), text);
+    if (exact.IsInt64()) return doc->Int64(exact.GetInt64());
+    if (exact.IsUint64()) return doc->Uint64(exact.GetUint64());
+    return doc->Double(exact.GetDouble());
+  }
+  bool StartObject() {
+    Next();
+    if (texts != nullptr) frames.push_back({false, 0});
+    return doc->StartObject();
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+    if (texts != nullptr) {
+      // The key names the value that follows.
+      size_t depth = 0;
+      for (const Frame& f : frames) depth += f.array ? 0 : 1;
+      keys.resize(depth);
+      keys.back().assign(s, n);
+    }
+    return doc->Key(s, n, copy);
+  }
+  bool EndObject(rapidjson::SizeType n) {
+    if (texts != nullptr) {
+      frames.pop_back();
+      size_t depth = 0;
+      for (const Frame& f : frames) depth += f.array ? 0 : 1;
+      keys.resize(depth);
+    }
+    return doc->EndObject(n);
+  }
+  bool StartArray() {
+    Next();
+    if (texts != nullptr) frames.push_back({true, 0});
+    return doc->StartArray();
+  }
+  bool EndArray(rapidjson::SizeType n) {
+    if (texts != nullptr) frames.pop_back();
+    return doc->EndArray(n);
+  }
+
+  // Whether RapidJSON's writer would write `exact` as `text`.
+  static bool IsCanonical(std::string_view text, const Json& exact) {
+    if (exact.IsInt64() || exact.IsUint64()) {
+      // Integers: canonical unless "-0" or leading zeros.
+      std::string_view digits = text.substr(text[0] == '-' ? 1 : 0);
+      return !(digits.size() > 1 && digits[0] == '0') && text != "-0";
+    }
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);
     exact.Accept(w);
-    Json* dom = rapidjson::Pointer(path.c_str(), path.size()).Get(*doc);
-    if (dom != nullptr && dom->IsNumber() && !SameNumber(*dom, exact)) {
-      *dom = exact;  // the parser misread it
-    }
-    if (std::string_view(buf.GetString(), buf.GetSize()) != text) texts->emplace(path, text);
-    return true;
-  }
-  bool String(const char*, rapidjson::SizeType, bool) { return Default(); }
-  bool StartObject() {
-    Enter();
-    frames.push_back({false, 0, path.size()});
-    return true;
-  }
-  bool Key(const char* str, rapidjson::SizeType len, bool) {
-    pending_key.assign(str, len);
-    return true;
-  }
-  bool EndObject(rapidjson::SizeType) {
-    frames.pop_back();
-    return true;
-  }
-  bool StartArray() {
-    Enter();
-    frames.push_back({true, 0, path.size()});
-    return true;
-  }
-  bool EndArray(rapidjson::SizeType) {
-    frames.pop_back();
-    return true;
+    return std::string_view(buf.GetString(), buf.GetSize()) == text;
   }
 };
+
+Result<JsonDoc> Parse(std::string_view text, NumberTexts* texts) {
+  JsonDoc doc;
+  DomBuilder builder;
+  builder.texts = texts;
+  rapidjson::ParseResult result;
+  auto generate = [&](JsonDoc& d) {
+    builder.doc = &d;
+    rapidjson::Reader reader;
+    rapidjson::MemoryStream ms(text.data(), text.size());
+    result = reader.Parse<rapidjson::kParseNumbersAsStringsFlag>(ms, builder);
+    return !result.IsError();
+  };
+  doc.Populate(generate);
+  if (builder.out_of_range) return Status::Incorrect("a number in the JSON is out of range");
+  if (result.IsError()) {
+    return Status::Incorrect("invalid JSON at offset " + std::to_string(result.Offset()) + ": " +
+                             rapidjson::GetParseError_En(result.Code()));
+  }
+  return doc;
+}
+
+}  // namespace
+
+Result<JsonDoc> ParseJson(std::string_view text) { return Parse(text, nullptr); }
+
+namespace {
 
 void WriteKeeping(const Json& v, const NumberTexts& texts, std::string* path,
                   rapidjson::Writer<rapidjson::StringBuffer>& w) {
@@ -187,15 +238,7 @@ void WriteKeeping(const Json& v, const NumberTexts& texts, std::string* path,
 }  // namespace
 
 Result<JsonDoc> ParseJsonKeepingNumbers(std::string_view text, NumberTexts* texts) {
-  ASSIGN_OR_RETURN(JsonDoc doc, ParseJson(text));
-  NumberCollector collector;
-  collector.doc = &doc;
-  collector.texts = texts;
-  rapidjson::Reader reader;
-  rapidjson::MemoryStream ms(text.data(), text.size());
-  reader.Parse<rapidjson::kParseNumbersAsStringsFlag>(ms, collector);
-  if (collector.out_of_range) return Status::Incorrect("a number in the JSON is out of range");
-  return doc;
+  return Parse(text, texts);
 }
 
 std::string ToJsonKeepingNumbers(const Json& value, const NumberTexts& texts, std::string_view at) {
