@@ -676,6 +676,11 @@ class SqliteStore : public Store {
     RETURN_IF_ERROR(db.Exec(options_.synchronous_full ? "PRAGMA synchronous=FULL"
                                                       : "PRAGMA synchronous=NORMAL"));
     RETURN_IF_ERROR(db.Exec("PRAGMA temp_store=MEMORY"));
+    // Checkpoint every 8192 WAL pages (32 MB) rather than SQLite's 1000: an
+    // index page dirtied by many commits is copied back to the database
+    // file once per checkpoint, and each checkpoint costs an fsync
+    // (docs/BENCHMARKS.md, ingest).
+    RETURN_IF_ERROR(db.Exec("PRAGMA wal_autocheckpoint=8192"));
     return db.Exec("PRAGMA mmap_size=268435456");
   }
 
