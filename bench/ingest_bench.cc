@@ -6,12 +6,15 @@
 // bundle), into a table with no index, WAL mode, the same synchronous setting.
 //
 //   ingest_bench [--patients N] [--reps K] [--sync full|normal] [--dir DIR]
-//                [--stages] [--lhcr-only]
+//                [--stages] [--lhcr-only] [--ordered-ids]
 //
 // Prints one line per repetition and a summary line
 //   INGEST patients=.. resources=.. floor_res_s=.. lhcr_res_s=.. ratio=..
-// (ratio = lhcr / floor, the median over repetitions; each repetition runs
-// floor and lhcr back to back on fresh files so that machine noise hits both).
+// (ratio = lhcr / floor resources per wall-clock second, the median over
+// repetitions; each repetition runs floor and lhcr back to back on fresh
+// files so that machine noise hits both; cpu_ratio the same per CPU second of
+// the process, which a busy shared machine disturbs less; written_kb_per_res
+// what each wrote to files, WAL and checkpoints included).
 // --stages also times the pipeline stages one by one on the same bundles.
 #include <sqlite3.h>
 
@@ -20,6 +23,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <ctime>
 #include <span>
 #include <iostream>
 #include <string>
@@ -44,6 +49,38 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
+// CPU seconds of the whole process (every thread, user + system).
+double CpuNow() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Bytes this process caused to be written to storage (/proc/self/io), or
+// what it asked to write when the kernel does not account block I/O.
+int64_t BytesWritten() {
+  std::ifstream in("/proc/self/io");
+  std::string key;
+  int64_t v = 0, wchar = 0;
+  while (in >> key >> v) {
+    if (key == "wchar:") wchar = v;
+  }
+  return wchar;
+}
+
+// One measured phase: wall and CPU seconds, bytes written.
+struct Cost {
+  double wall = 0;
+  double cpu = 0;
+  int64_t bytes = 0;
+};
+struct Meter {
+  Clock::time_point t0 = Clock::now();
+  double c0 = CpuNow();
+  int64_t b0 = BytesWritten();
+  Cost Stop() const { return Cost{Seconds(t0, Clock::now()), CpuNow() - c0, BytesWritten() - b0}; }
+};
+
 struct Args {
   int patients = 200;
   int reps = 3;
@@ -51,6 +88,7 @@ struct Args {
   std::string dir;
   bool stages = false;
   bool lhcr_only = false;
+  bool ordered_ids = false;  // also run lhcr with time-ordered ids
 };
 
 [[noreturn]] void Die(const std::string& what) {
@@ -74,7 +112,7 @@ void Exec(sqlite3* db, const std::string& sql) {
 }
 
 // The floor: the same bytes, the same batches, no index, no parsing.
-double FloorSeconds(const std::string& path, const std::vector<PatientRecord>& records, bool sync_full) {
+Cost FloorCost(const std::string& path, const std::vector<PatientRecord>& records, bool sync_full) {
   sqlite3* db = nullptr;
   Check(db, sqlite3_open(path.c_str(), &db), "open");
   Exec(db, "PRAGMA journal_mode=WAL");
@@ -83,7 +121,7 @@ double FloorSeconds(const std::string& path, const std::vector<PatientRecord>& r
   Exec(db, "CREATE TABLE plain(id INTEGER PRIMARY KEY, json BLOB NOT NULL)");
   sqlite3_stmt* ins = nullptr;
   Check(db, sqlite3_prepare_v2(db, "INSERT INTO plain(json) VALUES(?1)", -1, &ins, nullptr), "prepare");
-  auto t0 = Clock::now();
+  Meter m;
   for (const PatientRecord& r : records) {
     Exec(db, "BEGIN IMMEDIATE");
     for (const std::string& json : r.resources) {
@@ -93,10 +131,9 @@ double FloorSeconds(const std::string& path, const std::vector<PatientRecord>& r
     }
     Exec(db, "COMMIT");
   }
-  auto t1 = Clock::now();
   sqlite3_finalize(ins);
-  sqlite3_close(db);
-  return Seconds(t0, t1);
+  sqlite3_close(db);  // the final checkpoint counts: lhcr's Close does one too
+  return m.Stop();
 }
 
 std::unique_ptr<store::Store> OpenStore(const std::string& path, bool sync_full) {
@@ -108,20 +145,43 @@ std::unique_ptr<store::Store> OpenStore(const std::string& path, bool sync_full)
   return std::move(*s);
 }
 
-double LhcrSeconds(const std::string& path, const std::vector<PatientRecord>& records, bool sync_full) {
+// Time-ordered UUIDs (the RFC 9562 version-7 layout: 48-bit milliseconds,
+// then a counter, then random bits), to measure what ids that sort by
+// creation time do to the B-trees keyed by id, against random version-4 ids.
+class OrderedIds : public IdGenerator {
+ public:
+  std::string Next() override {
+    const uint64_t ms = static_cast<uint64_t>(SystemClock().Now());
+    const uint64_t c = counter_++;
+    uint64_t r = (c + 1) * 0x9e3779b97f4a7c15ULL;
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%08llx-%04llx-7%03llx-%04llx-%012llx",
+                  static_cast<unsigned long long>(ms >> 16), static_cast<unsigned long long>(ms & 0xffff),
+                  static_cast<unsigned long long>((c >> 14) & 0xfff),
+                  static_cast<unsigned long long>(0x8000 | (c & 0x3fff)),
+                  static_cast<unsigned long long>(r & 0xffffffffffffULL));
+    return buf;
+  }
+
+ private:
+  uint64_t counter_ = 0;
+};
+
+Cost LhcrCost(const std::string& path, const std::vector<PatientRecord>& records, bool sync_full,
+              bool ordered_ids = false) {
   auto store = OpenStore(path, sync_full);
+  OrderedIds ordered;
   interaction::Interactions in(*store, fhir::SearchParamRegistry::R4(), fhir::Validator::R4(),
-                               SystemClock(), UuidGenerator());
+                               SystemClock(), ordered_ids ? static_cast<IdGenerator&>(ordered) : UuidGenerator());
   interaction::RequestContext ctx;
   ctx.base_url = "http://127.0.0.1/fhir";
-  auto t0 = Clock::now();
+  Meter m;
   for (const PatientRecord& r : records) {
     auto resp = in.Bundle(ctx, r.bundle);
     if (!resp.ok()) Die("transaction failed: " + resp.status().ToString());
   }
-  auto t1 = Clock::now();
   store->Close();
-  return Seconds(t0, t1);
+  return m.Stop();
 }
 
 void RemoveDb(const std::string& path) {
@@ -238,6 +298,7 @@ int main(int argc, char** argv) {
     else if (a == "--dir") args.dir = next();
     else if (a == "--stages") args.stages = true;
     else if (a == "--lhcr-only") args.lhcr_only = true;
+    else if (a == "--ordered-ids") args.ordered_ids = true;
     else Die("unknown argument " + a);
   }
   bool own_dir = args.dir.empty();
@@ -259,27 +320,42 @@ int main(int argc, char** argv) {
               args.patients, resources, static_cast<double>(bytes) / static_cast<double>(resources),
               static_cast<double>(bytes) / args.patients, args.sync_full ? "FULL" : "NORMAL");
 
-  std::vector<double> floor_rate, lhcr_rate, ratio;
+  std::vector<double> floor_rate, lhcr_rate, ratio, cpu_ratio, floor_kb, lhcr_kb, ordered_rate,
+      ordered_ratio;
+  const double n = static_cast<double>(resources);
   for (int rep = 0; rep < args.reps; ++rep) {
     const std::string floor_db = args.dir + "/floor.db", lhcr_db = args.dir + "/lhcr.db";
-    double tf = 0;
+    Cost f;
     if (!args.lhcr_only) {
       RemoveDb(floor_db);
-      tf = FloorSeconds(floor_db, records, args.sync_full);
+      f = FloorCost(floor_db, records, args.sync_full);
       RemoveDb(floor_db);
     }
     RemoveDb(lhcr_db);
-    double tl = LhcrSeconds(lhcr_db, records, args.sync_full);
+    Cost l = LhcrCost(lhcr_db, records, args.sync_full);
     RemoveDb(lhcr_db);
-    const double rl = static_cast<double>(resources) / tl;
-    lhcr_rate.push_back(rl);
+    if (args.ordered_ids) {
+      Cost o = LhcrCost(lhcr_db, records, args.sync_full, /*ordered_ids=*/true);
+      RemoveDb(lhcr_db);
+      ordered_rate.push_back(n / o.wall);
+      std::printf("REP %d lhcr_ordered_ids_res_s=%.0f cpu_us_per_res=%.1f written_kb_per_res=%.1f\n", rep,
+                  n / o.wall, o.cpu * 1e6 / n, static_cast<double>(o.bytes) / n / 1024);
+      if (!args.lhcr_only) ordered_ratio.push_back(f.wall / o.wall);
+    }
+    lhcr_rate.push_back(n / l.wall);
+    lhcr_kb.push_back(static_cast<double>(l.bytes) / n / 1024);
     if (!args.lhcr_only) {
-      const double rf = static_cast<double>(resources) / tf;
-      floor_rate.push_back(rf);
-      ratio.push_back(rl / rf);
-      std::printf("REP %d floor_res_s=%.0f lhcr_res_s=%.0f ratio=%.3f\n", rep, rf, rl, rl / rf);
+      floor_rate.push_back(n / f.wall);
+      floor_kb.push_back(static_cast<double>(f.bytes) / n / 1024);
+      ratio.push_back(f.wall / l.wall);
+      cpu_ratio.push_back(f.cpu / l.cpu);
+      std::printf("REP %d floor_res_s=%.0f lhcr_res_s=%.0f ratio=%.3f | cpu_us_per_res floor=%.1f lhcr=%.1f "
+                  "cpu_ratio=%.3f | written_kb_per_res floor=%.1f lhcr=%.1f\n",
+                  rep, n / f.wall, n / l.wall, f.wall / l.wall, f.cpu * 1e6 / n, l.cpu * 1e6 / n,
+                  f.cpu / l.cpu, floor_kb.back(), lhcr_kb.back());
     } else {
-      std::printf("REP %d lhcr_res_s=%.0f\n", rep, rl);
+      std::printf("REP %d lhcr_res_s=%.0f cpu_us_per_res=%.1f written_kb_per_res=%.1f\n", rep, n / l.wall,
+                  l.cpu * 1e6 / n, lhcr_kb.back());
     }
     std::fflush(stdout);
   }
@@ -288,9 +364,13 @@ int main(int argc, char** argv) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::printf("INGEST patients=%d resources=%zu sync=%s floor_res_s=%.0f lhcr_res_s=%.0f ratio=%.3f\n",
+  std::printf("INGEST patients=%d resources=%zu sync=%s floor_res_s=%.0f lhcr_res_s=%.0f ratio=%.3f "
+              "cpu_ratio=%.3f written_kb_per_res floor=%.1f lhcr=%.1f\n",
               args.patients, resources, args.sync_full ? "FULL" : "NORMAL", median(floor_rate),
-              median(lhcr_rate), median(ratio));
+              median(lhcr_rate), median(ratio), median(cpu_ratio), median(floor_kb), median(lhcr_kb));
+  if (args.ordered_ids) {
+    std::printf("INGEST_ORDERED_IDS lhcr_res_s=%.0f ratio=%.3f\n", median(ordered_rate), median(ordered_ratio));
+  }
   if (args.stages) Stages(args.dir, records, args.sync_full);
   if (own_dir) std::filesystem::remove_all(args.dir);
   return 0;

@@ -83,6 +83,9 @@ URL_LHCR="$BASE/Patient/$ID"
 mkdir -p "$TMP/www/fhir/Patient" "$TMP/nginx-tmp"
 curl -s -o "$TMP/www/fhir/Patient/$ID" "$URL_LHCR"
 BYTES=$(stat -c %s "$TMP/www/fhir/Patient/$ID")
+# nginx workers run as an unprivileged user when started as root.
+chmod 755 "$TMP"
+chmod -R a+rX "$TMP/www"
 NPORT=$(free_port)
 cat >"$TMP/nginx.conf" <<EOF
 worker_processes 2;
@@ -113,7 +116,7 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 cmp -s <(curl -s "$URL_NGINX") <(curl -s "$URL_LHCR") ||
-  { echo "read_load: nginx and lhcr bodies differ" >&2; exit 1; }
+  { echo "read_load: nginx and lhcr bodies differ" >&2; curl -s -i "$URL_NGINX" | head -5 >&2; cat "$TMP/nginx-error.log" >&2; exit 1; }
 
 run_wrk() {  # url -> requests/s (fails on non-2xx responses or errors)
   local out
