@@ -483,6 +483,8 @@ TEST(FhirExamplesTest, StoreReadAndFindEveryClinicalExample) {
   RecordProperty("queries", static_cast<int>(probes.size()));
   RecordProperty("misses", static_cast<int>(misses.size()));
   EXPECT_EQ(rejected_allowed.size(), kInvalidExamples.size());
+  // R4 decimals keep their precision: "125.00" reads back as "125.00".
+  EXPECT_EQ(decimal_changed, 0) << "examples whose decimals were written differently";
 }
 
 }  // namespace
