@@ -70,6 +70,13 @@ int64_t ParamId(std::string_view key) {
   return static_cast<int64_t>(h & 0x7fffffffu);
 }
 
+// Runs one statement through the connection's statement cache: sqlite3_exec
+// would parse BEGIN and COMMIT again on every read (5% of a read's CPU).
+Status RunCached(Db& db, const std::string& sql) {
+  ASSIGN_OR_RETURN(Stmt st, db.Prepare(sql));
+  return st.Run();
+}
+
 void SortUnique(RidSet* v) {
   std::sort(v->begin(), v->end());
   v->erase(std::unique(v->begin(), v->end()), v->end());
@@ -612,7 +619,7 @@ class SqliteStore : public Store {
       ASSIGN_OR_RETURN(db, Db::Open(options_.path, /*read_only=*/true));
       RETURN_IF_ERROR(Configure(*db));
     }
-    RETURN_IF_ERROR(db->Exec("BEGIN"));
+    RETURN_IF_ERROR(RunCached(*db, "BEGIN"));
     // The first read fixes the snapshot.
     int64_t seq = 0;
     {
@@ -660,7 +667,7 @@ class SqliteStore : public Store {
   }
 
   void ReturnToPool(std::unique_ptr<Db> db) {
-    if (!db->Exec("COMMIT").ok()) return;  // a broken connection is dropped
+    if (!RunCached(*db, "COMMIT").ok()) return;  // a broken connection is dropped
     std::lock_guard<std::mutex> lock(pool_mu_);
     if (pool_.size() < 64) pool_.push_back(std::move(db));
   }
@@ -736,7 +743,7 @@ class SqliteStore : public Store {
       }
       const int64_t seq_before = next_seq;
       std::vector<Status> results(batch.size());
-      Status begin = writer_db_->Exec("BEGIN IMMEDIATE");
+      Status begin = RunCached(*writer_db_, "BEGIN IMMEDIATE");
       if (!begin.ok()) {
         for (Job* j : batch) j->promise.set_value(begin);
         continue;
@@ -747,7 +754,7 @@ class SqliteStore : public Store {
         // parameter keys it recorded.
         const int64_t job_seq = next_seq;
         const size_t job_params = txn.NewParamsMark();
-        Status s = writer_db_->Exec("SAVEPOINT job");
+        Status s = RunCached(*writer_db_, "SAVEPOINT job");
         if (s.ok()) {
           try {
             s = (*batch[i]->fn)(txn);
@@ -755,7 +762,7 @@ class SqliteStore : public Store {
             s = Status::Fault(std::string("write failed: ") + e.what());
           }
           if (s.ok()) {
-            s = writer_db_->Exec("RELEASE job");
+            s = RunCached(*writer_db_, "RELEASE job");
           } else {
             (void)writer_db_->Exec("ROLLBACK TO job");
             (void)writer_db_->Exec("RELEASE job");
@@ -767,7 +774,7 @@ class SqliteStore : public Store {
         }
         results[i] = s;
       }
-      Status commit = writer_db_->Exec("COMMIT");
+      Status commit = RunCached(*writer_db_, "COMMIT");
       if (!commit.ok()) {
         (void)writer_db_->Exec("ROLLBACK");
         txn.ForgetNewParams(0);
