@@ -10,17 +10,16 @@
 // acknowledged one has exactly its resources, an unacknowledged one has all
 // or none of them; finally the store itself is opened and counted, so that
 // no resource exists outside a complete transaction.
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -71,9 +70,9 @@ class ServerProcess {
       ADD_FAILURE() << "pipe: " << std::strerror(errno);
       return nullptr;
     }
-    std::vector<std::string> args = {LhcrBinary(), "serve",          "--data", data_dir,
-                                     "--listen",  "127.0.0.1:0",    "--io-threads", "2",
-                                     "--workers", "8"};
+    std::vector<std::string> args = {
+        LhcrBinary(),  "serve",        "--data", data_dir,    "--listen",
+        "127.0.0.1:0", "--io-threads", "2",      "--workers", "8"};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -185,8 +184,8 @@ class ServerProcess {
   std::thread reader_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::string out_;    // guarded by mu_
-  bool eof_ = false;   // guarded by mu_
+  std::string out_;   // guarded by mu_
+  bool eof_ = false;  // guarded by mu_
 };
 
 struct PostResult {
@@ -213,9 +212,11 @@ PostResult PostOnce(uint16_t port, const std::string& target, const std::string&
     close(fd);
     return r;
   }
-  std::string req = "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+  std::string req = "POST " + target +
+                    " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                     "Content-Type: application/fhir+json\r\nConnection: close\r\n"
-                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+                    "Content-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body;
   size_t sent = 0;
   while (sent < req.size()) {
     ssize_t n = send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
@@ -268,9 +269,11 @@ std::string TransactionBundle(const std::string& marker, int64_t bundle_no) {
     b += R"(,{"fullUrl":")" + Uuid(bundle_no, kPatients + i) +
          R"(","resource":{"resourceType":"Observation",)" + ident +
          R"(,"status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},)"
-         R"("subject":{"reference":")" + Uuid(bundle_no, i) +
+         R"("subject":{"reference":")" +
+         Uuid(bundle_no, i) +
          R"("},"effectiveDateTime":"2024-01-02T03:04:05Z",)"
-         R"("valueQuantity":{"value":)" + std::to_string(60 + i) +
+         R"("valueQuantity":{"value":)" +
+         std::to_string(60 + i) +
          R"(,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}},)"
          R"("request":{"method":"POST","url":"Observation"}})";
   }
@@ -369,7 +372,8 @@ class Load {
       }
       if (r.status != 0) other_statuses_[r.status]++;
       if (first_error_.empty()) {
-        first_error_ = marker + ": status " + std::to_string(r.status) + " " + r.body.substr(0, 500);
+        first_error_ =
+            marker + ": status " + std::to_string(r.status) + " " + r.body.substr(0, 500);
       }
       if (r.status == 0 || r.status == 503) break;  // the server is gone or going
     }
@@ -383,11 +387,11 @@ class Load {
   std::vector<std::thread> threads_;
   std::mutex mu_;
   std::condition_variable cv_;
-  int running_;                            // guarded by mu_: clients still posting
-  std::map<std::string, Acked> acked_;     // guarded by mu_
-  std::set<std::string> attempted_;        // guarded by mu_
-  std::map<int, int> other_statuses_;      // guarded by mu_: status -> count
-  std::string first_error_;                // guarded by mu_
+  int running_;                         // guarded by mu_: clients still posting
+  std::map<std::string, Acked> acked_;  // guarded by mu_
+  std::set<std::string> attempted_;     // guarded by mu_
+  std::map<int, int> other_statuses_;   // guarded by mu_: status -> count
+  std::string first_error_;             // guarded by mu_
 };
 
 std::string Enc(const std::string& s) {
@@ -408,9 +412,9 @@ std::string Enc(const std::string& s) {
 // if the search failed.
 std::optional<std::vector<std::string>> Search(testing::HttpClient& c, const std::string& type,
                                                const std::string& marker) {
-  testing::ClientResponse r = c.Get("/fhir/" + type + "?identifier=" +
-                                    Enc(std::string(kMarkerSystem) + "|" + marker) +
-                                    "&_count=100");
+  testing::ClientResponse r =
+      c.Get("/fhir/" + type + "?identifier=" + Enc(std::string(kMarkerSystem) + "|" + marker) +
+            "&_count=100");
   if (r.status != 200) {
     ADD_FAILURE() << type << " search for " << marker << ": " << r.status << " " << r.body;
     return std::nullopt;
@@ -418,8 +422,8 @@ std::optional<std::vector<std::string>> Search(testing::HttpClient& c, const std
   auto doc = fhir::ParseJson(r.body);
   if (!doc.ok()) return std::nullopt;
   std::vector<std::string> ids;
-  if (const fhir::Json* entries = fhir::Member(*doc, "entry"); entries != nullptr &&
-                                                              entries->IsArray()) {
+  if (const fhir::Json* entries = fhir::Member(*doc, "entry");
+      entries != nullptr && entries->IsArray()) {
     for (const fhir::Json& e : entries->GetArray()) {
       const fhir::Json* res = fhir::Member(e, "resource");
       if (res != nullptr) ids.emplace_back(fhir::StringMember(*res, "id"));
@@ -487,9 +491,10 @@ size_t VerifyAllOrNothing(uint16_t port, const std::set<std::string>& attempted,
     });
   }
   for (auto& t : threads) t.join();
-  std::printf("markers: %zu attempted, %zu acknowledged, %zu present (%zu committed but not "
-              "acknowledged)\n",
-              attempted.size(), acked.size(), present.load(), unacked_present.load());
+  std::printf(
+      "markers: %zu attempted, %zu acknowledged, %zu present (%zu committed but not "
+      "acknowledged)\n",
+      attempted.size(), acked.size(), present.load(), unacked_present.load());
   return present.load();
 }
 
@@ -545,8 +550,9 @@ TEST(CrashSafetyTest, KillNineLosesNoAcknowledgedTransactionAndLeavesNoPartOne) 
       ASSERT_NE(server, nullptr);
       load = std::make_unique<Load>(server->port(), 6, "r" + std::to_string(round));
       ASSERT_TRUE(load->WaitForAcked(300, 40s))
-          << "only " << load->acked().size() << " acknowledged; first error: "
-          << load->first_error() << "; server output: " << server->Output();
+          << "only " << load->acked().size()
+          << " acknowledged; first error: " << load->first_error()
+          << "; server output: " << server->Output();
       server->Signal(SIGKILL);  // mid-stream: the clients are still posting
       auto status = server->WaitExit(10s);
       ASSERT_TRUE(status.has_value());

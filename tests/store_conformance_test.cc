@@ -7,7 +7,6 @@
 // its paging, snapshot isolation, every index query, group commit and its
 // per-call rollback, and durability across a reopen.
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -57,20 +56,19 @@ struct StoreFactory {
 
 StoreFactory Sqlite() {
   auto path = [](const std::string& location) { return location + "/lhcr.db"; };
-  return StoreFactory{
-      "Sqlite",
-      [path](const std::string& location) {
-        SqliteOptions o;
-        o.path = path(location);
-        return OpenSqliteStore(o);
-      },
-      [path](const std::string& location, const std::string& version) {
-        std::string cmd = "sqlite3 '" + path(location) +
-                          "' \"UPDATE lhcr_meta SET value = '" + version +
-                          "' WHERE key = 'schema_version'\"";
-        int rc = std::system(cmd.c_str());
-        return rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
-      }};
+  return StoreFactory{"Sqlite",
+                      [path](const std::string& location) {
+                        SqliteOptions o;
+                        o.path = path(location);
+                        return OpenSqliteStore(o);
+                      },
+                      [path](const std::string& location, const std::string& version) {
+                        std::string cmd = "sqlite3 '" + path(location) +
+                                          "' \"UPDATE lhcr_meta SET value = '" + version +
+                                          "' WHERE key = 'schema_version'\"";
+                        int rc = std::system(cmd.c_str());
+                        return rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
+                      }};
 }
 
 std::vector<StoreFactory> Factories() { return {Sqlite()}; }
@@ -89,8 +87,8 @@ ResourceVersion Version(std::string type, std::string id, int64_t version, int64
   v.method = method;
   v.deleted = method == Method::kDelete;
   if (!v.deleted) {
-    v.json = R"({"resourceType":")" + v.type + R"(","id":")" + v.id +
-             R"(","meta":{"versionId":")" + std::to_string(version) + R"("}})";
+    v.json = R"({"resourceType":")" + v.type + R"(","id":")" + v.id + R"(","meta":{"versionId":")" +
+             std::to_string(version) + R"("}})";
   }
   return v;
 }
@@ -323,10 +321,16 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   // A small history: seq 1 P/a v1, 2 O/x v1, 3 P/b v1, 4 P/a v2,
   // 5 O/x v2 (delete), 6 P/a v3 (patch); last_updated = kT0 + seq seconds.
   void SeedHistory() {
-    struct W { const char* type; const char* id; int64_t version; Method m; };
-    const W writes[] = {{"Patient", "a", 1, Method::kCreate},  {"Observation", "x", 1, Method::kCreate},
-                        {"Patient", "b", 1, Method::kCreate},  {"Patient", "a", 2, Method::kUpdate},
-                        {"Observation", "x", 2, Method::kDelete}, {"Patient", "a", 3, Method::kPatch}};
+    struct W {
+      const char* type;
+      const char* id;
+      int64_t version;
+      Method m;
+    };
+    const W writes[] = {
+        {"Patient", "a", 1, Method::kCreate},     {"Observation", "x", 1, Method::kCreate},
+        {"Patient", "b", 1, Method::kCreate},     {"Patient", "a", 2, Method::kUpdate},
+        {"Observation", "x", 2, Method::kDelete}, {"Patient", "a", 3, Method::kPatch}};
     int64_t seq = 0;
     for (const W& w : writes) {
       ++seq;
@@ -443,8 +447,7 @@ TEST_P(StoreConformanceTest, VersionMustBeCurrentPlusOne) {
 
 TEST_P(StoreConformanceTest, Tombstones) {
   ResourceVersion v1 = Create("Patient", "a", {Token("Patient.gender", "", "female")});
-  auto del = Put(Version("Patient", "a", 2, kT0 + 1, Method::kDelete), {},
-                 rows_["Patient/a"]);
+  auto del = Put(Version("Patient", "a", 2, kT0 + 1, Method::kDelete), {}, rows_["Patient/a"]);
   ASSERT_TRUE(del.ok()) << del.status().ToString();
   EXPECT_TRUE(del->deleted);
 
@@ -644,10 +647,11 @@ TEST_P(StoreConformanceTest, MatchToken) {
   Create("Observation", "o1", {Token("Observation.code", loinc, "1234-5")});
   Create("Observation", "o2", {Token("Observation.code", sct, "1234-5")});
   Create("Observation", "o3", {Token("Observation.code", "", "1234-5")});
-  Create("Observation", "o4", {Token("Observation.code", loinc, "9999-9"),
-                               Token("Observation.category", loinc, "1234-5")});
-  Create("Observation", "o5", {Token("Observation.code", loinc, "1234-5"),
-                               Token("Observation.code", sct, "777")});
+  Create(
+      "Observation", "o4",
+      {Token("Observation.code", loinc, "9999-9"), Token("Observation.category", loinc, "1234-5")});
+  Create("Observation", "o5",
+         {Token("Observation.code", loinc, "1234-5"), Token("Observation.code", sct, "777")});
   Create("Observation", "o6", {});
   AddFillers("Observation", 300);
 
@@ -664,15 +668,15 @@ TEST_P(StoreConformanceTest, MatchToken) {
               "another parameter");
   ExpectMatch(TokenQ("Observation.code", std::nullopt, "1234"), {}, "no prefix matching");
   ExpectMatch(TokenQ("Observation.code", std::nullopt, "1234-5 "), {}, "exact");
-  ExpectMatch(Query(IndexType::kToken, "Observation.code", Op::kPresent),
-              {"Observation/o1", "Observation/o2", "Observation/o3", "Observation/o4",
-               "Observation/o5"},
-              "present");
+  ExpectMatch(
+      Query(IndexType::kToken, "Observation.code", Op::kPresent),
+      {"Observation/o1", "Observation/o2", "Observation/o3", "Observation/o4", "Observation/o5"},
+      "present");
   std::vector<std::string> missing = FillerLabels("Observation");
   missing.push_back("Observation/o6");
   ExpectMatch(Query(IndexType::kToken, "Observation.code", Op::kMissing), missing, "missing");
-  missing.insert(missing.end(), {"Observation/o1", "Observation/o2", "Observation/o3",
-                                 "Observation/o5"});
+  missing.insert(missing.end(),
+                 {"Observation/o1", "Observation/o2", "Observation/o3", "Observation/o5"});
   ExpectMatch(Query(IndexType::kToken, "Observation.category", Op::kMissing), missing,
               "missing (another parameter)");
   EXPECT_EQ(*View()->Match(TokenQ("Patient.code", std::nullopt, "1234-5"), nullptr), RidSet{})
@@ -719,12 +723,12 @@ TEST_P(StoreConformanceTest, MatchDateEveryRelation) {
   constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
   Create("Observation", "d1", {Date("Observation.date", 100, 199)});
-  Create("Observation", "d2", {Date("Observation.date", 200, 299)});  // == the query range
-  Create("Observation", "d3", {Date("Observation.date", 150, 250)});  // straddles its start
+  Create("Observation", "d2", {Date("Observation.date", 200, 299)});   // == the query range
+  Create("Observation", "d3", {Date("Observation.date", 150, 250)});   // straddles its start
   Create("Observation", "d4", {Date("Observation.date", 250, kMax)});  // period, no end
   Create("Observation", "d5", {Date("Observation.date", kMin, 120)});  // period, no start
   Create("Observation", "d6", {Date("Observation.date", 400, 499)});
-  Create("Observation", "d7", {Date("Observation.date", 220, 230)});  // inside
+  Create("Observation", "d7", {Date("Observation.date", 220, 230)});    // inside
   Create("Observation", "d8", {Date("Observation.date", kMin, kMax)});  // period, no bounds
   Create("Observation", "d9", {Date("Observation.issued", 220, 230)});
   AddFillers("Observation", 300);
@@ -750,8 +754,8 @@ TEST_P(StoreConformanceTest, MatchDateEveryRelation) {
   // Open-ended query ranges.
   ExpectMatch(DateQ(Op::kAp, 450, kMax), L({"d4", "d6", "d8"}), "ap from 450 on");
   ExpectMatch(DateQ(Op::kAp, kMin, 110), L({"d1", "d5", "d8"}), "ap up to 110");
-  ExpectMatch(DateQ(Op::kRangeEq, kMin, kMax),
-              L({"d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"}), "eq over all time");
+  ExpectMatch(DateQ(Op::kRangeEq, kMin, kMax), L({"d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"}),
+              "eq over all time");
   ExpectMatch(Query(IndexType::kDate, "Observation.date", Op::kPresent),
               L({"d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"}), "present");
   std::vector<std::string> missing = FillerLabels("Observation");
@@ -784,12 +788,10 @@ TEST_P(StoreConformanceTest, MatchReference) {
   ExpectMatch(q("", abs), {"Observation/r4"}, "absolute url");
   ExpectMatch(q(std::nullopt, abs), {"Observation/r4"}, "absolute url, any type");
   ExpectMatch(q("Patient", abs), {}, "absolute url is not a local reference");
-  ExpectMatch(q("Patient", "p1", "Observation.performer"), {"Observation/r5"},
-              "another parameter");
+  ExpectMatch(q("Patient", "p1", "Observation.performer"), {"Observation/r5"}, "another parameter");
   ExpectMatch(q("Patient", "p"), {}, "no prefix matching");
   ExpectMatch(Query(IndexType::kReference, "Observation.subject", Op::kPresent),
-              {"Observation/r1", "Observation/r2", "Observation/r3", "Observation/r4"},
-              "present");
+              {"Observation/r1", "Observation/r2", "Observation/r3", "Observation/r4"}, "present");
   std::vector<std::string> missing = FillerLabels("Observation");
   missing.push_back("Observation/r5");
   ExpectMatch(Query(IndexType::kReference, "Observation.subject", Op::kMissing), missing,
@@ -854,8 +856,8 @@ TEST_P(StoreConformanceTest, MatchQuantityAndNumber) {
   ExpectMatch(num(Op::kSa, 0, 2.5), L({"n3"}), "number sa");
   ExpectMatch(num(Op::kEb, 1, 2.5), L({"n4"}), "number eb");
   ExpectMatch(num(Op::kAp, 0.9, 110), L({"n1", "n2", "n3"}), "number ap");
-  ExpectMatch(Query(IndexType::kNumber, "Observation.n", Op::kPresent),
-              L({"n1", "n2", "n3", "n4"}), "number present");
+  ExpectMatch(Query(IndexType::kNumber, "Observation.n", Op::kPresent), L({"n1", "n2", "n3", "n4"}),
+              "number present");
   std::vector<std::string> missing = FillerLabels("Observation");
   for (const char* id : {"q1", "q2", "q3", "q4", "q5"}) {
     missing.push_back(std::string("Observation/") + id);
@@ -896,14 +898,12 @@ TEST_P(StoreConformanceTest, MatchUri) {
 }
 
 TEST_P(StoreConformanceTest, IndexRowsReplacedOnUpdateAndRemovedOnDelete) {
-  const std::vector<IndexRow> v1_rows = {Token("Observation.code", "s", "A"),
-                                         Token("Observation.code", "s", "keep"),
-                                         Str("Observation.note", "first"),
-                                         Date("Observation.date", 10, 20)};
-  const std::vector<IndexRow> v2_rows = {Token("Observation.code", "s", "B"),
-                                         Token("Observation.code", "s", "keep"),
-                                         Date("Observation.date", 30, 40),
-                                         Number("Observation.n", 5)};
+  const std::vector<IndexRow> v1_rows = {
+      Token("Observation.code", "s", "A"), Token("Observation.code", "s", "keep"),
+      Str("Observation.note", "first"), Date("Observation.date", 10, 20)};
+  const std::vector<IndexRow> v2_rows = {
+      Token("Observation.code", "s", "B"), Token("Observation.code", "s", "keep"),
+      Date("Observation.date", 30, 40), Number("Observation.n", 5)};
   Create("Observation", "x", v1_rows);
   Create("Observation", "y", {Token("Observation.code", "s", "A")});
   ASSERT_TRUE(Put(Version("Observation", "x", 2, kT0, Method::kUpdate), v2_rows, v1_rows).ok());
@@ -1000,8 +1000,8 @@ TEST_P(StoreConformanceTest, FetchInOrderSkippingDeletedAndAsOfSeq) {
   std::vector<Rid> order = {c, 999999, b, a, c};
   auto now = view->Fetch(order, std::nullopt);
   ASSERT_TRUE(now.ok()) << now.status().ToString();
-  EXPECT_EQ(*now, (std::vector<ResourceVersion>{with_rid(c1, c), with_rid(*a3, a),
-                                                with_rid(c1, c)}))
+  EXPECT_EQ(*now,
+            (std::vector<ResourceVersion>{with_rid(c1, c), with_rid(*a3, a), with_rid(c1, c)}))
       << "in the given order, unknown and deleted skipped";
 
   // As of each seq: the version current then.
@@ -1110,7 +1110,8 @@ TEST_P(StoreConformanceTest, FailingWriteRollsBackAloneInAGroupCommit) {
   EXPECT_EQ(*seqs.begin(), 2);
   EXPECT_EQ(*seqs.rbegin(), 1 + 2 * ok);
   EXPECT_EQ(store_->Stats().versions, 1 + 2 * ok);
-  EXPECT_LT(store_->Stats().commits - commits_before, kWriters) << "the queued writes shared commits";
+  EXPECT_LT(store_->Stats().commits - commits_before, kWriters)
+      << "the queued writes shared commits";
 
   // The store is fine afterwards, including for parameters first seen in a
   // rolled-back write.
@@ -1130,7 +1131,8 @@ TEST_P(StoreConformanceTest, ConcurrentWritersGroupCommit) {
     threads.emplace_back([&, t] {
       const std::string id = "t" + std::to_string(t);
       for (int i = 1; i <= kWrites; ++i) {
-        ResourceVersion v = Version("Patient", id, i, kT0 + i, i == 1 ? Method::kCreate : Method::kUpdate);
+        ResourceVersion v =
+            Version("Patient", id, i, kT0 + i, i == 1 ? Method::kCreate : Method::kUpdate);
         std::vector<IndexRow> add = {Token("Patient.tag", id, std::to_string(i))};
         std::vector<IndexRow> remove;
         if (i > 1) remove = {Token("Patient.tag", id, std::to_string(i - 1))};
@@ -1228,9 +1230,11 @@ TEST_P(StoreConformanceTest, OptimisticConcurrencyRace) {
 TEST_P(StoreConformanceTest, ReopenSeesEverything) {
   Create("Patient", "a", {Token("Patient.gender", "", "female"), Str("Patient.name", "smith")});
   ASSERT_TRUE(Put(Version("Patient", "a", 2, kT0 + 1, Method::kUpdate),
-                  {Token("Patient.gender", "", "male")}, rows_["Patient/a"]).ok());
+                  {Token("Patient.gender", "", "male")}, rows_["Patient/a"])
+                  .ok());
   Create("Patient", "b", {Token("Patient.gender", "", "female")});
-  ASSERT_TRUE(Put(Version("Patient", "b", 2, kT0 + 2, Method::kDelete), {}, rows_["Patient/b"]).ok());
+  ASSERT_TRUE(
+      Put(Version("Patient", "b", 2, kT0 + 2, Method::kDelete), {}, rows_["Patient/b"]).ok());
   std::vector<ResourceVersion> history_before;
   {
     auto view = View();
