@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -18,8 +19,9 @@ namespace {
 using sqlite::Db;
 using sqlite::Stmt;
 
-// Bump when the schema changes; add a step to Migrate().
-constexpr int64_t kSchemaVersion = 1;
+// The schema is built by numbered migrations, each applied once, in order,
+// in one transaction with the version it reaches. Add a step to change it.
+constexpr int64_t kSchemaVersion = 2;
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE IF NOT EXISTS lhcr_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,6 +59,20 @@ CREATE TABLE IF NOT EXISTS idx_number(p INTEGER, value REAL, rid INTEGER,
 CREATE TABLE IF NOT EXISTS idx_uri(p INTEGER, value TEXT, rid INTEGER,
   PRIMARY KEY(p, value, rid)) WITHOUT ROWID;
 )sql";
+
+// Version 2: indexes by rid, for checking a few candidates (a patient's
+// resources) against a range or prefix condition without scanning the
+// parameter's whole range.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE INDEX IF NOT EXISTS idx_date_rid ON idx_date(rid);
+CREATE INDEX IF NOT EXISTS idx_string_rid ON idx_string(rid);
+CREATE INDEX IF NOT EXISTS idx_quantity_rid ON idx_quantity(rid);
+CREATE INDEX IF NOT EXISTS idx_number_rid ON idx_number(rid);
+)sql";
+
+// kMigrations[i] takes the schema from version i to version i + 1.
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
+static_assert(std::size(kMigrations) == kSchemaVersion);
 
 // Search parameter keys map to compact ids by a 31-bit FNV-1a hash, so every
 // connection computes them alone; search_param records them and catches a
@@ -350,9 +366,16 @@ class SqliteView : public WriteTxn {
     };
 
     RidSet matched;
-    if (within != nullptr && within->size() <= 256 && PointCheckable(q)) {
-      std::string sql = std::string("SELECT rid FROM ") + table + " WHERE p = ?1" + where +
-                        " AND rid = ?6 LIMIT 1";
+    // A few candidates are checked one by one: by key where the condition
+    // pins it, else through the table's rid index.
+    const bool by_rid_index = q.op != Op::kMissing && q.op != Op::kPresent &&
+                              (q.type == IndexType::kDate || q.type == IndexType::kString ||
+                               q.type == IndexType::kQuantity || q.type == IndexType::kNumber);
+    if (within != nullptr && within->size() <= 256 && (PointCheckable(q) || by_rid_index)) {
+      std::string sql = std::string("SELECT rid FROM ") + table +
+                        (PointCheckable(q) ? std::string()
+                                           : std::string(" INDEXED BY ") + table + "_rid") +
+                        " WHERE p = ?1" + where + " AND rid = ?6 LIMIT 1";
       for (Rid rid : *within) {
         ASSIGN_OR_RETURN(Stmt st, db_->Prepare(sql));
         bind(st);
@@ -714,7 +737,8 @@ class SqliteStore : public Store {
     }
     if (version == kSchemaVersion) return Status::Ok();
     RETURN_IF_ERROR(writer_db_->Exec("BEGIN IMMEDIATE"));
-    Status s = writer_db_->Exec(kSchemaV1);
+    Status s;
+    for (int64_t v = version; v < kSchemaVersion && s.ok(); ++v) s = writer_db_->Exec(kMigrations[v]);
     if (s.ok()) {
       s = writer_db_->Exec("INSERT OR REPLACE INTO lhcr_meta(key, value) VALUES('schema_version', '" +
                            std::to_string(kSchemaVersion) + "')");
