@@ -55,8 +55,8 @@ bool HasKnownMisparsedNumber(std::string_view s) {
     }
     bool digit = c >= '0' && c <= '9';
     if (!digit && c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-') {
-      if (in_number && (digits > 18 || (exponent && digits > 0 && !nonzero) ||
-                        exponent_value >= 290)) {
+      if (in_number &&
+          (digits > 18 || (exponent && digits > 0 && !nonzero) || exponent_value >= 290)) {
         return true;
       }
       in_number = exponent = nonzero = false;

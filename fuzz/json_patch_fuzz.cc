@@ -60,8 +60,8 @@ bool HasKnownMisparsedNumber(std::string_view s) {
     }
     bool digit = c >= '0' && c <= '9';
     if (!digit && c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-') {
-      if (in_number && (digits > 18 || (exponent && digits > 0 && !nonzero) ||
-                        exponent_value >= 290)) {
+      if (in_number &&
+          (digits > 18 || (exponent && digits > 0 && !nonzero) || exponent_value >= 290)) {
         return true;
       }
       in_number = exponent = nonzero = false;
@@ -94,7 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     patch_text = input.substr(nl + 1);
   }
   // Each text separately: string state must not carry across the newline.
-  if (kSkipKnownBugs && (HasKnownMisparsedNumber(doc_text) || HasKnownMisparsedNumber(patch_text))) {
+  if (kSkipKnownBugs &&
+      (HasKnownMisparsedNumber(doc_text) || HasKnownMisparsedNumber(patch_text))) {
     return 0;
   }
   lhcr::Result<JsonDoc> doc = lhcr::fhir::ParseJson(doc_text);

@@ -14,8 +14,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto registry = lhcr::fhir::SearchParamRegistry::R4();
-  static const char* kTypes[] = {"Patient", "Observation", "Encounter", "Condition",
-                                 "MedicationRequest", "DocumentReference", "Bundle", "Nope"};
+  static const char* kTypes[] = {"Patient",           "Observation",       "Encounter", "Condition",
+                                 "MedicationRequest", "DocumentReference", "Bundle",    "Nope"};
   if (size == 0) return 0;
   std::string type = kTypes[data[0] % 8];
   std::string_view query(reinterpret_cast<const char*>(data + 1), size - 1);

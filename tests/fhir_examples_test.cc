@@ -49,12 +49,20 @@ using testing::ClientResponse;
 using testing::HttpClient;
 using testing::TestServer;
 
-const std::set<std::string> kConformanceTypes = {
-    "StructureDefinition", "SearchParameter",       "ValueSet",
-    "CodeSystem",          "ConceptMap",            "OperationDefinition",
-    "CapabilityStatement", "CompartmentDefinition", "ImplementationGuide",
-    "NamingSystem",        "StructureMap",          "TerminologyCapabilities",
-    "GraphDefinition",     "MessageDefinition"};
+const std::set<std::string> kConformanceTypes = {"StructureDefinition",
+                                                 "SearchParameter",
+                                                 "ValueSet",
+                                                 "CodeSystem",
+                                                 "ConceptMap",
+                                                 "OperationDefinition",
+                                                 "CapabilityStatement",
+                                                 "CompartmentDefinition",
+                                                 "ImplementationGuide",
+                                                 "NamingSystem",
+                                                 "StructureMap",
+                                                 "TerminologyCapabilities",
+                                                 "GraphDefinition",
+                                                 "MessageDefinition"};
 
 // Examples the server must reject because the example itself is invalid R4;
 // file -> why (also in docs/REAL_WORLD.md and docs/VALIDATION.md).
@@ -93,7 +101,8 @@ std::vector<Example> LoadExamples(int* definition_bundles) {
       if (definitions) {
         for (const Json& e : entries->GetArray()) {
           const Json* r = fhir::Member(e, "resource");
-          if (r == nullptr || !kConformanceTypes.contains(std::string(fhir::StringMember(*r, "resourceType")))) {
+          if (r == nullptr ||
+              !kConformanceTypes.contains(std::string(fhir::StringMember(*r, "resourceType")))) {
             definitions = false;
             break;
           }
@@ -106,7 +115,8 @@ std::vector<Example> LoadExamples(int* definition_bundles) {
     }
     out.push_back({name, type, std::string(fhir::StringMember(*doc, "id")), std::move(text)});
   }
-  std::sort(out.begin(), out.end(), [](const Example& a, const Example& b) { return a.file < b.file; });
+  std::sort(out.begin(), out.end(),
+            [](const Example& a, const Example& b) { return a.file < b.file; });
   return out;
 }
 
@@ -144,7 +154,7 @@ std::string Number(double v) {
 // A date we can write as a FHIR instant that ParseFhirDateRange reads back
 // (years 0001..9999).
 bool Writable(int64_t t) {
-  constexpr int64_t kYear1 = -62135596800000;   // 0001-01-01T00:00:00Z
+  constexpr int64_t kYear1 = -62135596800000;      // 0001-01-01T00:00:00Z
   constexpr int64_t kYear10000 = 253402300800000;  // 10000-01-01T00:00:00Z
   return t >= kYear1 && t < kYear10000;
 }
@@ -205,16 +215,24 @@ std::string NonMatchingQueryFor(const SearchParam& p, const IndexRow& row) {
       if (row.param.ends_with(":identifier")) code += ":identifier";
       value = EscapeValue(row.s1) + "|" + EscapeValue(row.s2) + "-no-such-code";
       break;
-    case IndexType::kString: value = "zzqxj no such text"; break;
-    case IndexType::kDate: value = "eq1111-11-11"; break;
+    case IndexType::kString:
+      value = "zzqxj no such text";
+      break;
+    case IndexType::kDate:
+      value = "eq1111-11-11";
+      break;
     case IndexType::kReference:
       value = row.s1.empty() ? "http://example.org/no-such-target" : row.s1 + "/no-such-id";
       break;
     case IndexType::kQuantity:
       value = "9.87654321e300|" + EscapeValue(row.s1) + "|" + EscapeValue(row.s2);
       break;
-    case IndexType::kNumber: value = "9.87654321e300"; break;
-    case IndexType::kUri: value = "urn:no-such-uri"; break;
+    case IndexType::kNumber:
+      value = "9.87654321e300";
+      break;
+    case IndexType::kUri:
+      value = "urn:no-such-uri";
+      break;
   }
   return code + "=" + PercentEncode(value);
 }
@@ -262,7 +280,8 @@ bool BundleHas(const std::string& body, const std::string& type, const std::stri
   if (entries == nullptr || !entries->IsArray()) return false;
   for (const Json& e : entries->GetArray()) {
     const Json* r = fhir::Member(e, "resource");
-    if (r != nullptr && fhir::StringMember(*r, "resourceType") == type && fhir::StringMember(*r, "id") == id) {
+    if (r != nullptr && fhir::StringMember(*r, "resourceType") == type &&
+        fhir::StringMember(*r, "id") == id) {
       return true;
     }
   }
@@ -349,8 +368,9 @@ TEST(FhirExamplesTest, StoreReadAndFindEveryClinicalExample) {
       ++read_equal;
     } else {
       ++read_differs;
-      ADD_FAILURE() << e.file << " reads back different:\n  sent " << fhir::ToJson(*want).substr(0, 800)
-                    << "\n  got  " << fhir::ToJson(*got).substr(0, 800);
+      ADD_FAILURE() << e.file << " reads back different:\n  sent "
+                    << fhir::ToJson(*want).substr(0, 800) << "\n  got  "
+                    << fhir::ToJson(*got).substr(0, 800);
     }
     std::vector<std::string> a, b;
     CollectNumbers(e.text, &a);
@@ -459,19 +479,20 @@ TEST(FhirExamplesTest, StoreReadAndFindEveryClinicalExample) {
     return std::tie(a.file, a.param, a.query) < std::tie(b.file, b.param, b.query);
   });
   for (const Miss& m : misses) {
-    ADD_FAILURE() << "not found: " << m.file << " by " << m.param << ": GET " << m.query << " -> HTTP "
-                  << m.status;
+    ADD_FAILURE() << "not found: " << m.file << " by " << m.param << ": GET " << m.query
+                  << " -> HTTP " << m.status;
   }
   for (const Miss& m : false_hits) {
-    ADD_FAILURE() << "control query found it (or failed): " << m.file << " by " << m.param << ": GET "
-                  << m.query << " -> HTTP " << m.status;
+    ADD_FAILURE() << "control query found it (or failed): " << m.file << " by " << m.param
+                  << ": GET " << m.query << " -> HTTP " << m.status;
   }
 
   std::sort(decimal_files.begin(), decimal_files.end());
   std::cout << "FHIR R4 examples: " << examples.size() << " clinical examples ("
             << definition_bundles << " definition Bundles skipped)\n"
             << "  stored " << stored.size() << ", rejected " << (examples.size() - stored.size())
-            << " (" << rejected_allowed.size() << " known invalid, " << unexplained << " unexplained)\n"
+            << " (" << rejected_allowed.size() << " known invalid, " << unexplained
+            << " unexplained)\n"
             << "  read back equal " << read_equal << ", different " << read_differs << "\n"
             << "  decimals written differently on read-back: " << decimal_changed << " examples\n"
             << "  search: " << params_with_value.size() << " (type, parameter) pairs with a value, "

@@ -38,7 +38,9 @@ JsonDoc Parse(const std::string& body) {
 }
 
 // The value at a JSON Pointer ("/name/0/family"), or null.
-const Json* At(const Json& doc, const char* pointer) { return rapidjson::Pointer(pointer).Get(doc); }
+const Json* At(const Json& doc, const char* pointer) {
+  return rapidjson::Pointer(pointer).Get(doc);
+}
 
 // The string at a JSON Pointer, "" when absent or not a string.
 std::string Str(const Json& doc, const char* pointer) {
@@ -70,8 +72,9 @@ Ids EntryIds(const std::string& body, const std::string& mode = "match") {
   if (entries == nullptr) return out;
   for (const Json& e : entries->GetArray()) {
     if (Str(e, "/search/mode") != mode) continue;
-    out.push_back(mode == "match" ? Str(e, "/resource/id")
-                                  : Str(e, "/resource/resourceType") + "/" + Str(e, "/resource/id"));
+    out.push_back(mode == "match"
+                      ? Str(e, "/resource/id")
+                      : Str(e, "/resource/resourceType") + "/" + Str(e, "/resource/id"));
   }
   return out;
 }
@@ -159,7 +162,8 @@ std::string PatientJson(const std::string& family, const std::string& extra = ""
 }
 
 std::string PatientWithId(const std::string& id, const std::string& family) {
-  return R"({"resourceType":"Patient","id":")" + id + R"(","name":[{"family":")" + family + R"("}]})";
+  return R"({"resourceType":"Patient","id":")" + id + R"(","name":[{"family":")" + family +
+         R"("}]})";
 }
 
 // ---------------------------------------------------------------- read/vread
@@ -252,7 +256,8 @@ TEST_F(FhirRestTest, UpdateMakesANewVersion) {
 TEST_F(FhirRestTest, UpdateAfterDeleteContinuesTheVersions) {
   CreateAs("Patient", "again", PatientWithId("again", "One"));
   ASSERT_EQ(Delete("/fhir/Patient/again").status, 204);
-  ClientResponse patch = client_->Call("PATCH", "/fhir/Patient/again", R"([{"op":"add","path":"/active","value":true}])",
+  ClientResponse patch = client_->Call("PATCH", "/fhir/Patient/again",
+                                       R"([{"op":"add","path":"/active","value":true}])",
                                        {{"Content-Type", "application/json-patch+json"}});
   EXPECT_EQ(patch.status, 410);
   EXPECT_EQ(IssueCodes(patch.body), Ids{"deleted"});
@@ -337,16 +342,18 @@ TEST_F(FhirRestTest, ConditionalUpdate) {
   std::string id = Str(created.body, "/id");
   EXPECT_EQ(created.Header("ETag"), "W/\"1\"");
 
-  ClientResponse updated = Put("/fhir/Patient?identifier=urn:s|cu",
-                               PatientJson("CU2", R"("identifier":[{"system":"urn:s","value":"cu"}])"));
+  ClientResponse updated =
+      Put("/fhir/Patient?identifier=urn:s|cu",
+          PatientJson("CU2", R"("identifier":[{"system":"urn:s","value":"cu"}])"));
   ASSERT_EQ(updated.status, 200) << updated.body;
   EXPECT_EQ(Str(updated.body, "/id"), id);
   EXPECT_EQ(updated.Header("ETag"), "W/\"2\"");
   EXPECT_EQ(Str(Get("/fhir/Patient/" + id).body, "/name/0/family"), "CU2");
 
   // A body id that is not the match's id is an error (R4 3.1.0.4.3).
-  ClientResponse other_id = Put("/fhir/Patient?identifier=urn:s|cu",
-                                R"({"resourceType":"Patient","id":"someone-else","identifier":[{"system":"urn:s","value":"cu"}]})");
+  ClientResponse other_id = Put(
+      "/fhir/Patient?identifier=urn:s|cu",
+      R"({"resourceType":"Patient","id":"someone-else","identifier":[{"system":"urn:s","value":"cu"}]})");
   EXPECT_EQ(other_id.status, 400);
   EXPECT_EQ(IssueCodes(other_id.body), Ids{"invalid"});
 
@@ -366,13 +373,16 @@ TEST_F(FhirRestTest, DeleteAndConditionalDelete) {
   EXPECT_EQ(Delete("/fhir/Patient/never-was").status, 204);
   EXPECT_EQ(Delete("/fhir/Patient/" + id).status, 204);
 
-  std::string one = Create("Patient", PatientJson("Single", R"("identifier":[{"system":"urn:s","value":"one"}])"));
+  std::string one = Create(
+      "Patient", PatientJson("Single", R"("identifier":[{"system":"urn:s","value":"one"}])"));
   ClientResponse cd = Delete("/fhir/Patient?identifier=urn:s|one");
   EXPECT_EQ(cd.status, 204);
   EXPECT_EQ(Get("/fhir/Patient/" + one).status, 410);
 
-  std::string m1 = Create("Patient", PatientJson("Many", R"("identifier":[{"system":"urn:s","value":"m"}])"));
-  std::string m2 = Create("Patient", PatientJson("Many", R"("identifier":[{"system":"urn:s","value":"m"}])"));
+  std::string m1 =
+      Create("Patient", PatientJson("Many", R"("identifier":[{"system":"urn:s","value":"m"}])"));
+  std::string m2 =
+      Create("Patient", PatientJson("Many", R"("identifier":[{"system":"urn:s","value":"m"}])"));
   ClientResponse many = Delete("/fhir/Patient?identifier=urn:s|m");
   EXPECT_EQ(many.status, 412);
   EXPECT_EQ(IssueCodes(many.body), Ids{"conflict"});
@@ -388,11 +398,13 @@ TEST_F(FhirRestTest, IfMatch) {
   ASSERT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(ok.Header("ETag"), "W/\"2\"");
 
-  ClientResponse stale = Put("/fhir/Patient/im", PatientWithId("im", "C"), {{"If-Match", "W/\"1\""}});
+  ClientResponse stale =
+      Put("/fhir/Patient/im", PatientWithId("im", "C"), {{"If-Match", "W/\"1\""}});
   EXPECT_EQ(stale.status, 412);
   EXPECT_EQ(IssueCodes(stale.body), Ids{"conflict"});
 
-  ClientResponse malformed = Put("/fhir/Patient/im", PatientWithId("im", "C"), {{"If-Match", "banana"}});
+  ClientResponse malformed =
+      Put("/fhir/Patient/im", PatientWithId("im", "C"), {{"If-Match", "banana"}});
   EXPECT_EQ(malformed.status, 400);
   EXPECT_EQ(IssueCodes(malformed.body), Ids{"invalid"});
 
@@ -412,10 +424,13 @@ TEST_F(FhirRestTest, IfNoneMatchAndIfModifiedSince) {
   EXPECT_EQ(other.status, 200);
   EXPECT_EQ(Str(other.body, "/id"), "inm");
 
-  ClientResponse exists = Put("/fhir/Patient/inm", PatientWithId("inm", "B"), {{"If-None-Match", "*"}});
+  ClientResponse exists =
+      Put("/fhir/Patient/inm", PatientWithId("inm", "B"), {{"If-None-Match", "*"}});
   EXPECT_EQ(exists.status, 412);
   EXPECT_EQ(IssueCodes(exists.body), Ids{"conflict"});
-  EXPECT_EQ(Put("/fhir/Patient/fresh", PatientWithId("fresh", "B"), {{"If-None-Match", "*"}}).status, 201);
+  EXPECT_EQ(
+      Put("/fhir/Patient/fresh", PatientWithId("fresh", "B"), {{"If-None-Match", "*"}}).status,
+      201);
 
   // If-None-Match: * matches any current version (RFC 7232 3.2).
   EXPECT_EQ(Get("/fhir/Patient/inm", {{"If-None-Match", "*"}}).status, 304);
@@ -423,7 +438,8 @@ TEST_F(FhirRestTest, IfNoneMatchAndIfModifiedSince) {
   std::string lm = Get("/fhir/Patient/inm").Header("Last-Modified");
   // When both are sent, If-None-Match decides (RFC 7232 6): a different
   // version is modified whatever the date says.
-  ClientResponse both = Get("/fhir/Patient/inm", {{"If-None-Match", "W/\"7\""}, {"If-Modified-Since", lm}});
+  ClientResponse both =
+      Get("/fhir/Patient/inm", {{"If-None-Match", "W/\"7\""}, {"If-Modified-Since", lm}});
   EXPECT_EQ(both.status, 200);
   EXPECT_EQ(Str(both.body, "/id"), "inm");
   ClientResponse not_modified = Get("/fhir/Patient/inm", {{"If-Modified-Since", lm}});
@@ -444,14 +460,14 @@ TEST_F(FhirRestTest, PreferReturn) {
   std::string id = IdFromLocation(minimal.Header("Location"), "Patient");
   ASSERT_FALSE(id.empty());
 
-  ClientResponse rep = Put("/fhir/Patient/" + id, PatientWithId(id, "Rep"),
-                           {{"Prefer", "return=representation"}});
+  ClientResponse rep =
+      Put("/fhir/Patient/" + id, PatientWithId(id, "Rep"), {{"Prefer", "return=representation"}});
   ASSERT_EQ(rep.status, 200);
   EXPECT_EQ(Str(rep.body, "/resourceType"), "Patient");
   EXPECT_EQ(Str(rep.body, "/name/0/family"), "Rep");
 
-  ClientResponse oo = Put("/fhir/Patient/" + id, PatientWithId(id, "OO"),
-                          {{"Prefer", "return=OperationOutcome"}});
+  ClientResponse oo =
+      Put("/fhir/Patient/" + id, PatientWithId(id, "OO"), {{"Prefer", "return=OperationOutcome"}});
   ASSERT_EQ(oo.status, 200);
   EXPECT_EQ(IssueCodes(oo.body), Ids{"informational"});
   EXPECT_EQ(oo.Header("ETag"), "W/\"3\"");
@@ -491,9 +507,11 @@ TEST_F(FhirRestTest, InstanceHistory) {
 
 TEST_F(FhirRestTest, TypeAndSystemHistoryWithPagingAndSince) {
   std::vector<std::string> ids;
-  for (int i = 0; i < 5; ++i) ids.push_back(Create("Patient", PatientJson("H" + std::to_string(i))));
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(Create("Patient", PatientJson("H" + std::to_string(i))));
   std::this_thread::sleep_for(std::chrono::milliseconds(3));  // lastUpdated has ms precision
-  std::string obs = Create("Observation", R"({"resourceType":"Observation","status":"final","code":{"text":"x"}})");
+  std::string obs = Create(
+      "Observation", R"({"resourceType":"Observation","status":"final","code":{"text":"x"}})");
 
   // Type history, two at a time, following next links.
   std::set<std::string> seen;
@@ -540,12 +558,14 @@ class SearchTest : public FhirRestTest {};
 
 TEST_F(SearchTest, TokenSearch) {
   auto obs = [](const std::string& system, const std::string& code) {
-    return R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":")" + system +
-           R"(","code":")" + code + R"("}]}})";
+    return R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":")" +
+           system + R"(","code":")" + code + R"("}]}})";
   };
   std::string a = Create("Observation", obs("http://loinc.org", "1234-5"));
   std::string b = Create("Observation", obs("http://other.org", "1234-5"));
-  std::string c = Create("Observation", R"({"resourceType":"Observation","status":"final","code":{"coding":[{"code":"1234-5"}]}})");
+  std::string c = Create(
+      "Observation",
+      R"({"resourceType":"Observation","status":"final","code":{"coding":[{"code":"1234-5"}]}})");
   std::string d = Create("Observation", obs("http://loinc.org", "9999-9"));
 
   EXPECT_EQ(Search("Observation?code=1234-5"), Sorted({a, b, c}));
@@ -562,7 +582,8 @@ TEST_F(SearchTest, StringSearch) {
   std::string smithson = Create("Patient", PatientJson("Smithson"));
   std::string jones = Create("Patient", PatientJson("Jones"));
   std::string accent = Create("Patient", PatientJson("Sm\u00edth"));
-  EXPECT_EQ(Search("Patient?family=smi"), Sorted({smith, smithson, accent}));  // prefix, case/accent-insensitive
+  EXPECT_EQ(Search("Patient?family=smi"),
+            Sorted({smith, smithson, accent}));  // prefix, case/accent-insensitive
   EXPECT_EQ(Search("Patient?family:exact=Smith"), Ids{smith});
   EXPECT_EQ(Search("Patient?family:exact=smith"), Ids{});
   EXPECT_EQ(Search("Patient?family:contains=ITH"), Sorted({smith, smithson, accent}));
@@ -595,7 +616,9 @@ TEST_F(SearchTest, DatePrefixesAndPrecision) {
   EXPECT_EQ(Search("Patient?birthdate=lt1990"), Ids{a});
   EXPECT_EQ(Search("Patient?birthdate=ge1980&birthdate=lt2000"), Sorted({a, b}));
 
-  std::string o = Create("Observation", R"({"resourceType":"Observation","status":"final","code":{"text":"t"},"effectiveDateTime":"2021-03-04T10:30:00Z"})");
+  std::string o = Create(
+      "Observation",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"t"},"effectiveDateTime":"2021-03-04T10:30:00Z"})");
   EXPECT_EQ(Search("Observation?date=2021-03-04T10:30:00Z"), Ids{o});
   EXPECT_EQ(Search("Observation?date=2021-03-04"), Ids{o});
   EXPECT_EQ(Search("Observation?date=2021-03"), Ids{o});
@@ -615,12 +638,14 @@ TEST_F(SearchTest, ReferenceSearch) {
   std::string beta = Create("Patient", PatientJson("Beta"));
   std::string group = Create("Group", R"({"resourceType":"Group","type":"person","actual":true})");
   auto obs = [](const std::string& subject) {
-    return R"({"resourceType":"Observation","status":"final","code":{"text":"t"},"subject":)" + subject + "}";
+    return R"({"resourceType":"Observation","status":"final","code":{"text":"t"},"subject":)" +
+           subject + "}";
   };
   std::string oa = Create("Observation", obs(R"({"reference":"Patient/)" + alpha + R"("})"));
   std::string ob = Create("Observation", obs(R"({"reference":"Patient/)" + beta + R"("})"));
   std::string og = Create("Observation", obs(R"({"reference":"Group/)" + group + R"("})"));
-  std::string oi = Create("Observation", obs(R"({"identifier":{"system":"urn:nhs","value":"943"}})"));
+  std::string oi =
+      Create("Observation", obs(R"({"identifier":{"system":"urn:nhs","value":"943"}})"));
 
   EXPECT_EQ(Search("Observation?subject=" + alpha), Ids{oa});
   EXPECT_EQ(Search("Observation?subject=Patient/" + alpha), Ids{oa});
@@ -646,11 +671,13 @@ TEST_F(SearchTest, QuantityNumberUriAndComposite) {
   std::string dia = Create("Observation", vq("8462-4", 80, "mm[Hg]"));
 
   EXPECT_EQ(Search("Observation?value-quantity=5.4"), Ids{glucose});
-  EXPECT_EQ(Search("Observation?value-quantity=5.4|http://unitsofmeasure.org|mmol/L"), Ids{glucose});
+  EXPECT_EQ(Search("Observation?value-quantity=5.4|http://unitsofmeasure.org|mmol/L"),
+            Ids{glucose});
   EXPECT_EQ(Search("Observation?value-quantity=5.4||mmol/L"), Ids{glucose});
   EXPECT_EQ(Search("Observation?value-quantity=5.4|http://unitsofmeasure.org|mg"), Ids{});
   EXPECT_EQ(Search("Observation?value-quantity=gt100"), Ids{sys});
-  EXPECT_EQ(Search("Observation?value-quantity=ge80|http://unitsofmeasure.org|mm%5BHg%5D"), Sorted({sys, dia}));
+  EXPECT_EQ(Search("Observation?value-quantity=ge80|http://unitsofmeasure.org|mm%5BHg%5D"),
+            Sorted({sys, dia}));
   EXPECT_EQ(Search("Observation?value-quantity=lt80"), Ids{glucose});
   EXPECT_EQ(Search("Observation?value-quantity=le80"), Sorted({glucose, dia}));
   EXPECT_EQ(Search("Observation?value-quantity=ne80"), Sorted({glucose, sys}));
@@ -659,7 +686,9 @@ TEST_F(SearchTest, QuantityNumberUriAndComposite) {
   // Composite: code and value of the same observation.
   EXPECT_EQ(Search("Observation?code-value-quantity=http://loinc.org|8480-6$gt100"), Ids{sys});
   EXPECT_EQ(Search("Observation?code-value-quantity=http://loinc.org|8462-4$gt100"), Ids{});
-  EXPECT_EQ(Search("Observation?code-value-quantity=8462-4$80|http://unitsofmeasure.org|mm%5BHg%5D"), Ids{dia});
+  EXPECT_EQ(
+      Search("Observation?code-value-quantity=8462-4$80|http://unitsofmeasure.org|mm%5BHg%5D"),
+      Ids{dia});
 
   // Number.
   auto risk = [](const std::string& p) {
@@ -675,8 +704,11 @@ TEST_F(SearchTest, QuantityNumberUriAndComposite) {
   EXPECT_EQ(Get("/fhir/RiskAssessment?probability=high").status, 400);
 
   // Uri.
-  std::string vs = Create("ValueSet", R"({"resourceType":"ValueSet","status":"active","url":"http://example.org/fhir/ValueSet/a"})");
-  Create("ValueSet", R"({"resourceType":"ValueSet","status":"active","url":"http://elsewhere.org/vs"})");
+  std::string vs = Create(
+      "ValueSet",
+      R"({"resourceType":"ValueSet","status":"active","url":"http://example.org/fhir/ValueSet/a"})");
+  Create("ValueSet",
+         R"({"resourceType":"ValueSet","status":"active","url":"http://elsewhere.org/vs"})");
   EXPECT_EQ(Search("ValueSet?url=http://example.org/fhir/ValueSet/a"), Ids{vs});
   EXPECT_EQ(Search("ValueSet?url=http://example.org/fhir"), Ids{});
   EXPECT_EQ(Search("ValueSet?url:below=http://example.org/fhir"), Ids{vs});
@@ -684,23 +716,33 @@ TEST_F(SearchTest, QuantityNumberUriAndComposite) {
 }
 
 TEST_F(SearchTest, ModifiersMissingNotText) {
-  std::string f = Create("Patient", PatientJson("F", R"("gender":"female","birthDate":"1970-01-01")"));
+  std::string f =
+      Create("Patient", PatientJson("F", R"("gender":"female","birthDate":"1970-01-01")"));
   std::string m = Create("Patient", PatientJson("M", R"("gender":"male")"));
   std::string n = Create("Patient", PatientJson("N"));
   EXPECT_EQ(Search("Patient?birthdate:missing=true"), Sorted({m, n}));
   EXPECT_EQ(Search("Patient?birthdate:missing=false"), Ids{f});
-  EXPECT_EQ(Search("Patient?gender:not=male"), Sorted({f, n}));  // :not includes those without a value
+  EXPECT_EQ(Search("Patient?gender:not=male"),
+            Sorted({f, n}));  // :not includes those without a value
   EXPECT_EQ(Search("Patient?gender:missing=false&gender:not=male"), Ids{f});
 
-  std::string g = Create("Observation", R"({"resourceType":"Observation","status":"final","code":{"text":"Glucose [Mass/volume] in Blood"}})");
-  Create("Observation", R"({"resourceType":"Observation","status":"final","code":{"coding":[{"code":"x","display":"Heart rate"}]}})");
+  std::string g = Create(
+      "Observation",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"Glucose [Mass/volume] in Blood"}})");
+  Create(
+      "Observation",
+      R"({"resourceType":"Observation","status":"final","code":{"coding":[{"code":"x","display":"Heart rate"}]}})");
   EXPECT_EQ(Search("Observation?code:text=glucose"), Ids{g});
   EXPECT_EQ(Search("Observation?code:text=blood"), Ids{g});
   EXPECT_EQ(Get("/fhir/Patient?birthdate:missing=maybe").status, 400);
 }
 
 TEST_F(SearchTest, CommonParameters) {
-  std::string tagged = Create("Patient", PatientJson("T", R"("meta":{"tag":[{"system":"urn:tags","code":"vip"}],"profile":["http://example.org/StructureDefinition/p"],"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"}]})"));
+  std::string tagged = Create(
+      "Patient",
+      PatientJson(
+          "T",
+          R"("meta":{"tag":[{"system":"urn:tags","code":"vip"}],"profile":["http://example.org/StructureDefinition/p"],"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"}]})"));
   std::this_thread::sleep_for(std::chrono::milliseconds(3));  // lastUpdated has ms precision
   std::string plain = Create("Patient", PatientJson("P"));
   EXPECT_EQ(Search("Patient?_id=" + plain), Ids{plain});
@@ -708,7 +750,8 @@ TEST_F(SearchTest, CommonParameters) {
   EXPECT_EQ(Search("Patient?_tag=urn:tags|vip"), Ids{tagged});
   EXPECT_EQ(Search("Patient?_tag=vip"), Ids{tagged});
   EXPECT_EQ(Search("Patient?_profile=http://example.org/StructureDefinition/p"), Ids{tagged});
-  EXPECT_EQ(Search("Patient?_security=http://terminology.hl7.org/CodeSystem/v3-Confidentiality|R"), Ids{tagged});
+  EXPECT_EQ(Search("Patient?_security=http://terminology.hl7.org/CodeSystem/v3-Confidentiality|R"),
+            Ids{tagged});
 
   std::string last = Str(Get("/fhir/Patient/" + plain).body, "/meta/lastUpdated");
   std::string first = Str(Get("/fhir/Patient/" + tagged).body, "/meta/lastUpdated");
@@ -799,11 +842,14 @@ TEST_F(SearchTest, PagingIsStableAcrossWrites) {
 TEST_F(SearchTest, Sort) {
   // Apart by more than lastUpdated's millisecond precision.
   auto tick = [] { std::this_thread::sleep_for(std::chrono::milliseconds(3)); };
-  std::string a = Create("Patient", PatientJson("Adams", R"("gender":"male","birthDate":"1990-01-01")"));
+  std::string a =
+      Create("Patient", PatientJson("Adams", R"("gender":"male","birthDate":"1990-01-01")"));
   tick();
-  std::string b = Create("Patient", PatientJson("Baker", R"("gender":"female","birthDate":"1980-01-01")"));
+  std::string b =
+      Create("Patient", PatientJson("Baker", R"("gender":"female","birthDate":"1980-01-01")"));
   tick();
-  std::string c = Create("Patient", PatientJson("Clark", R"("gender":"female","birthDate":"1995-01-01")"));
+  std::string c =
+      Create("Patient", PatientJson("Clark", R"("gender":"female","birthDate":"1995-01-01")"));
   auto order = [&](const std::string& q) {
     ClientResponse r = Get("/fhir/Patient?" + q);
     EXPECT_EQ(r.status, 200) << r.body;
@@ -820,11 +866,20 @@ TEST_F(SearchTest, Sort) {
 
 TEST_F(SearchTest, IncludeAndRevinclude) {
   std::string org = Create("Organization", R"({"resourceType":"Organization","name":"Org"})");
-  std::string gp = Create("Practitioner", R"({"resourceType":"Practitioner","name":[{"family":"Gp"}]})");
-  std::string p = Create("Patient", PatientJson("Inc", R"("managingOrganization":{"reference":"Organization/)" + org +
-                                                  R"("},"generalPractitioner":[{"reference":"Practitioner/)" + gp + R"("}])"));
-  std::string o1 = Create("Observation", R"({"resourceType":"Observation","status":"final","code":{"text":"a"},"subject":{"reference":"Patient/)" + p + R"("}})");
-  std::string o2 = Create("Observation", R"({"resourceType":"Observation","status":"final","code":{"text":"b"},"subject":{"reference":"Patient/)" + p + R"("}})");
+  std::string gp =
+      Create("Practitioner", R"({"resourceType":"Practitioner","name":[{"family":"Gp"}]})");
+  std::string p = Create(
+      "Patient", PatientJson("Inc", R"("managingOrganization":{"reference":"Organization/)" + org +
+                                        R"("},"generalPractitioner":[{"reference":"Practitioner/)" +
+                                        gp + R"("}])"));
+  std::string o1 = Create(
+      "Observation",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"a"},"subject":{"reference":"Patient/)" +
+          p + R"("}})");
+  std::string o2 = Create(
+      "Observation",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"b"},"subject":{"reference":"Patient/)" +
+          p + R"("}})");
 
   ClientResponse inc = Get("/fhir/Observation?_id=" + o1 + "&_include=Observation:subject");
   ASSERT_EQ(inc.status, 200) << inc.body;
@@ -832,8 +887,9 @@ TEST_F(SearchTest, IncludeAndRevinclude) {
   EXPECT_EQ(EntryIds(inc.body, "include"), Ids{"Patient/" + p});
   EXPECT_EQ(Total(inc.body), 1);  // total counts matches only
 
-  ClientResponse it = Get("/fhir/Observation?_id=" + o1 +
-                          "&_include=Observation:subject&_include:iterate=Patient:general-practitioner");
+  ClientResponse it =
+      Get("/fhir/Observation?_id=" + o1 +
+          "&_include=Observation:subject&_include:iterate=Patient:general-practitioner");
   ASSERT_EQ(it.status, 200) << it.body;
   EXPECT_EQ(Sorted(EntryIds(it.body, "include")), Sorted({"Patient/" + p, "Practitioner/" + gp}));
 
@@ -844,17 +900,24 @@ TEST_F(SearchTest, IncludeAndRevinclude) {
   ClientResponse rev = Get("/fhir/Patient?_id=" + p + "&_revinclude=Observation:subject");
   ASSERT_EQ(rev.status, 200) << rev.body;
   EXPECT_EQ(EntryIds(rev.body), Ids{p});
-  EXPECT_EQ(Sorted(EntryIds(rev.body, "include")), Sorted({"Observation/" + o1, "Observation/" + o2}));
+  EXPECT_EQ(Sorted(EntryIds(rev.body, "include")),
+            Sorted({"Observation/" + o1, "Observation/" + o2}));
 
-  ClientResponse typed = Get("/fhir/Observation?_id=" + o1 + "&_include=Observation:subject:Patient");
+  ClientResponse typed =
+      Get("/fhir/Observation?_id=" + o1 + "&_include=Observation:subject:Patient");
   EXPECT_EQ(EntryIds(typed.body, "include"), Ids{"Patient/" + p});
-  ClientResponse other_type = Get("/fhir/Observation?_id=" + o1 + "&_include=Observation:subject:Group");
+  ClientResponse other_type =
+      Get("/fhir/Observation?_id=" + o1 + "&_include=Observation:subject:Group");
   EXPECT_EQ(EntryIds(other_type.body, "include"), Ids{});
   // _revinclude:iterate walks on from what was included.
-  std::string prov = Create("Provenance", R"({"resourceType":"Provenance","target":[{"reference":"Observation/)" + o1 +
-                                              R"("}],"recorded":"2024-01-01T00:00:00Z","agent":[{"who":{"reference":"Practitioner/)" + gp + R"("}}]})");
-  ClientResponse rev_it = Get("/fhir/Patient?_id=" + p +
-                              "&_revinclude=Observation:subject&_revinclude:iterate=Provenance:target");
+  std::string prov = Create(
+      "Provenance",
+      R"({"resourceType":"Provenance","target":[{"reference":"Observation/)" + o1 +
+          R"("}],"recorded":"2024-01-01T00:00:00Z","agent":[{"who":{"reference":"Practitioner/)" +
+          gp + R"("}}]})");
+  ClientResponse rev_it =
+      Get("/fhir/Patient?_id=" + p +
+          "&_revinclude=Observation:subject&_revinclude:iterate=Provenance:target");
   EXPECT_EQ(Sorted(EntryIds(rev_it.body, "include")),
             Sorted({"Observation/" + o1, "Observation/" + o2, "Provenance/" + prov}));
 
@@ -864,7 +927,11 @@ TEST_F(SearchTest, IncludeAndRevinclude) {
 }
 
 TEST_F(SearchTest, SummaryElementsAndTotal) {
-  std::string id = Create("Patient", PatientJson("Sum", R"("text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Sum</div>"},"gender":"female","contact":[{"name":{"family":"Kin"}}])"));
+  std::string id = Create(
+      "Patient",
+      PatientJson(
+          "Sum",
+          R"("text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Sum</div>"},"gender":"female","contact":[{"name":{"family":"Kin"}}])"));
   Create("Patient", PatientJson("Sum"));
 
   ClientResponse count = Get("/fhir/Patient?family=sum&_summary=count");
@@ -930,7 +997,8 @@ TEST_F(SearchTest, UnknownParametersLenientOrStrict) {
   // The self link shows what was applied, without the ignored parameter.
   EXPECT_EQ(LinkPath(lenient.body, "self"), "/fhir/Patient?family=lenient");
 
-  ClientResponse strict = Get("/fhir/Patient?family=lenient&nosuchparam=1", {{"Prefer", "handling=strict"}});
+  ClientResponse strict =
+      Get("/fhir/Patient?family=lenient&nosuchparam=1", {{"Prefer", "handling=strict"}});
   EXPECT_EQ(strict.status, 400);
   EXPECT_EQ(IssueCodes(strict.body), Ids{"invalid"});
 
@@ -1019,7 +1087,8 @@ TEST_F(FhirRestTest, TransactionIsAllOrNothing) {
   EXPECT_EQ(Search("Patient?identifier=urn:t|aon"), Ids{});
   EXPECT_EQ(Get("/fhir/Patient/aon2").status, 404);
 
-  ClientResponse unknown_ref = Post("/fhir", R"({"resourceType":"Bundle","type":"transaction","entry":[
+  ClientResponse unknown_ref =
+      Post("/fhir", R"({"resourceType":"Bundle","type":"transaction","entry":[
     {"resource":{"resourceType":"Patient","identifier":[{"system":"urn:t","value":"aon"}]},"request":{"method":"POST","url":"Patient"}},
     {"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"urn:uuid:99999999-9999-9999-9999-999999999999"}},"request":{"method":"POST","url":"Observation"}}
   ]})");
@@ -1047,7 +1116,8 @@ TEST_F(FhirRestTest, TransactionPreconditionFailureStoresNothing) {
 }
 
 TEST_F(FhirRestTest, TransactionResolvesReferences) {
-  std::string existing = Create("Patient", PatientJson("Known", R"("identifier":[{"system":"urn:nhs","value":"123"}])"));
+  std::string existing = Create(
+      "Patient", PatientJson("Known", R"("identifier":[{"system":"urn:nhs","value":"123"}])"));
   const std::string bundle = R"({"resourceType":"Bundle","type":"transaction","entry":[
     {"resource":{"resourceType":"Observation","status":"final","code":{"text":"a"},"subject":{"reference":"urn:uuid:aaaaaaaa-0000-0000-0000-000000000001"}},"request":{"method":"POST","url":"Observation"}},
     {"fullUrl":"urn:uuid:aaaaaaaa-0000-0000-0000-000000000001","resource":{"resourceType":"Patient","name":[{"family":"New"}]},"request":{"method":"POST","url":"Patient"}},
@@ -1144,7 +1214,8 @@ TEST_F(FhirRestTest, JsonPatch) {
   const Headers jp = {{"Content-Type", "application/json-patch+json"}};
   ClientResponse ok = client_->Call(
       "PATCH", "/fhir/Patient/pa",
-      R"([{"op":"add","path":"/gender","value":"other"},{"op":"replace","path":"/name/0/family","value":"Patched"}])", jp);
+      R"([{"op":"add","path":"/gender","value":"other"},{"op":"replace","path":"/name/0/family","value":"Patched"}])",
+      jp);
   ASSERT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(ok.Header("ETag"), "W/\"2\"");
   EXPECT_EQ(Str(ok.body, "/gender"), "other");
@@ -1153,7 +1224,8 @@ TEST_F(FhirRestTest, JsonPatch) {
 
   ClientResponse failed_test = client_->Call(
       "PATCH", "/fhir/Patient/pa",
-      R"([{"op":"test","path":"/gender","value":"male"},{"op":"replace","path":"/gender","value":"female"}])", jp);
+      R"([{"op":"test","path":"/gender","value":"male"},{"op":"replace","path":"/gender","value":"female"}])",
+      jp);
   EXPECT_TRUE(failed_test.status == 422 || failed_test.status == 400) << failed_test.status;
   EXPECT_EQ(IssueCodes(failed_test.body), Ids{"invalid"});
   EXPECT_EQ(Get("/fhir/Patient/pa").Header("ETag"), "W/\"2\"");
@@ -1163,19 +1235,19 @@ TEST_F(FhirRestTest, JsonPatch) {
   EXPECT_EQ(id_change.status, 422);
   EXPECT_EQ(IssueCodes(id_change.body), Ids{"invalid"});
 
-  ClientResponse invalid_result = client_->Call(
-      "PATCH", "/fhir/Patient/pa", R"([{"op":"add","path":"/bogus","value":1}])", jp);
+  ClientResponse invalid_result =
+      client_->Call("PATCH", "/fhir/Patient/pa", R"([{"op":"add","path":"/bogus","value":1}])", jp);
   EXPECT_EQ(invalid_result.status, 422);
   EXPECT_EQ(IssueCodes(invalid_result.body), Ids{"structure"});
 
-  ClientResponse stale = client_->Call(
-      "PATCH", "/fhir/Patient/pa", R"([{"op":"add","path":"/active","value":true}])",
-      {{"Content-Type", "application/json-patch+json"}, {"If-Match", "W/\"1\""}});
+  ClientResponse stale =
+      client_->Call("PATCH", "/fhir/Patient/pa", R"([{"op":"add","path":"/active","value":true}])",
+                    {{"Content-Type", "application/json-patch+json"}, {"If-Match", "W/\"1\""}});
   EXPECT_EQ(stale.status, 412);
 
-  ClientResponse wrong_ct = client_->Call(
-      "PATCH", "/fhir/Patient/pa", R"([{"op":"add","path":"/active","value":true}])",
-      {{"Content-Type", "application/fhir+json"}});
+  ClientResponse wrong_ct =
+      client_->Call("PATCH", "/fhir/Patient/pa", R"([{"op":"add","path":"/active","value":true}])",
+                    {{"Content-Type", "application/fhir+json"}});
   EXPECT_EQ(wrong_ct.status, 415);
   EXPECT_EQ(IssueCodes(wrong_ct.body), Ids{"not-supported"});
 
@@ -1194,8 +1266,9 @@ TEST_F(FhirRestTest, InvalidJsonIs400) {
 }
 
 TEST_F(FhirRestTest, InvalidResourceIs422WithOneIssuePerProblem) {
-  ClientResponse r = Post("/fhir/Patient",
-                          R"({"resourceType":"Patient","foo":1,"birthDate":"1990-13-45","active":"yes"})");
+  ClientResponse r =
+      Post("/fhir/Patient",
+           R"({"resourceType":"Patient","foo":1,"birthDate":"1990-13-45","active":"yes"})");
   ASSERT_EQ(r.status, 422) << r.body;
   JsonDoc d = Parse(r.body);
   std::map<std::string, std::string> by_location;  // location -> code
@@ -1216,7 +1289,11 @@ TEST_F(FhirRestTest, MethodFormatAndContentTypeErrors) {
   ClientResponse m = client_->Call("DELETE", "/fhir/metadata");
   EXPECT_EQ(m.status, 405);
   EXPECT_EQ(IssueCodes(m.body), Ids{"not-supported"});
-  EXPECT_EQ(client_->Call("PATCH", "/fhir/Patient", "[]", {{"Content-Type", "application/json-patch+json"}}).status, 405);
+  EXPECT_EQ(
+      client_
+          ->Call("PATCH", "/fhir/Patient", "[]", {{"Content-Type", "application/json-patch+json"}})
+          .status,
+      405);
   EXPECT_EQ(Post("/fhir/Patient/123", PatientJson("X")).status, 405);
 
   ClientResponse xml = Get("/fhir/metadata?_format=xml");
@@ -1226,11 +1303,15 @@ TEST_F(FhirRestTest, MethodFormatAndContentTypeErrors) {
   EXPECT_EQ(Get("/fhir/metadata?_format=json").status, 200);
   EXPECT_EQ(Get("/fhir/metadata?_format=application/fhir%2Bjson").status, 200);
 
-  ClientResponse ct = client_->Call("POST", "/fhir/Patient", PatientJson("X"), {{"Content-Type", "text/plain"}});
+  ClientResponse ct =
+      client_->Call("POST", "/fhir/Patient", PatientJson("X"), {{"Content-Type", "text/plain"}});
   EXPECT_EQ(ct.status, 415);
   EXPECT_EQ(IssueCodes(ct.body), Ids{"not-supported"});
-  EXPECT_EQ(client_->Call("PUT", "/fhir/Patient/x", PatientWithId("x", "X"),
-                          {{"Content-Type", "application/xml"}}).status, 415);
+  EXPECT_EQ(client_
+                ->Call("PUT", "/fhir/Patient/x", PatientWithId("x", "X"),
+                       {{"Content-Type", "application/xml"}})
+                .status,
+            415);
   EXPECT_EQ(Search("Patient"), Ids{});
 }
 
@@ -1251,12 +1332,14 @@ TEST_F(FhirRestTest, CapabilityStatement) {
   }
   ASSERT_NE(patient, nullptr);
   std::set<std::string> interactions, params;
-  for (const Json& i : At(*patient, "/interaction")->GetArray()) interactions.insert(Str(i, "/code"));
+  for (const Json& i : At(*patient, "/interaction")->GetArray())
+    interactions.insert(Str(i, "/code"));
   for (const Json& p : At(*patient, "/searchParam")->GetArray()) params.insert(Str(p, "/name"));
-  EXPECT_EQ(interactions, (std::set<std::string>{"read", "vread", "update", "patch", "delete",
-                                                 "history-instance", "history-type", "create",
-                                                 "search-type"}));
-  for (const char* p : {"_id", "_lastUpdated", "family", "birthdate", "identifier", "name", "gender"}) {
+  EXPECT_EQ(interactions,
+            (std::set<std::string>{"read", "vread", "update", "patch", "delete", "history-instance",
+                                   "history-type", "create", "search-type"}));
+  for (const char* p :
+       {"_id", "_lastUpdated", "family", "birthdate", "identifier", "name", "gender"}) {
     EXPECT_TRUE(params.contains(p)) << p;
   }
   EXPECT_EQ(Str(*patient, "/versioning"), "versioned-update");
@@ -1270,7 +1353,8 @@ TEST_F(FhirRestTest, IfMatchUpdatesRaceWithoutLostUpdates) {
   constexpr int kThreads = 4;
   constexpr int kRounds = 5;
   std::vector<std::unique_ptr<HttpClient>> clients;
-  for (int t = 0; t < kThreads; ++t) clients.push_back(std::make_unique<HttpClient>(server_->port()));
+  for (int t = 0; t < kThreads; ++t)
+    clients.push_back(std::make_unique<HttpClient>(server_->port()));
   int successes = 0;
   for (int round = 0; round < kRounds; ++round) {
     const std::string etag = Get("/fhir/Patient/race").Header("ETag");
@@ -1297,7 +1381,8 @@ TEST_F(FhirRestTest, IfMatchUpdatesRaceWithoutLostUpdates) {
     EXPECT_EQ(lost, kThreads - 1) << "round " << round;
     successes += won;
   }
-  EXPECT_EQ(Get("/fhir/Patient/race").Header("ETag"), "W/\"" + std::to_string(successes + 1) + "\"");
+  EXPECT_EQ(Get("/fhir/Patient/race").Header("ETag"),
+            "W/\"" + std::to_string(successes + 1) + "\"");
   ClientResponse h = Get("/fhir/Patient/race/_history");
   EXPECT_EQ(Total(h.body), successes + 1);
 }
@@ -1305,7 +1390,8 @@ TEST_F(FhirRestTest, IfMatchUpdatesRaceWithoutLostUpdates) {
 TEST_F(FhirRestTest, ConcurrentConditionalCreatesMakeOneResource) {
   constexpr int kThreads = 4;
   std::vector<std::unique_ptr<HttpClient>> clients;
-  for (int t = 0; t < kThreads; ++t) clients.push_back(std::make_unique<HttpClient>(server_->port()));
+  for (int t = 0; t < kThreads; ++t)
+    clients.push_back(std::make_unique<HttpClient>(server_->port()));
   std::vector<ClientResponse> results(kThreads);
   std::atomic<int> ready{0};
   std::vector<std::thread> threads;
@@ -1313,9 +1399,10 @@ TEST_F(FhirRestTest, ConcurrentConditionalCreatesMakeOneResource) {
     threads.emplace_back([&, t] {
       ready.fetch_add(1);
       while (ready.load() < kThreads) std::this_thread::yield();
-      results[t] = clients[t]->Send("POST", "/fhir/Patient",
-                                    PatientJson("Once", R"("identifier":[{"system":"urn:s","value":"once"}])"),
-                                    {{"If-None-Exist", "identifier=urn:s|once"}});
+      results[t] = clients[t]->Send(
+          "POST", "/fhir/Patient",
+          PatientJson("Once", R"("identifier":[{"system":"urn:s","value":"once"}])"),
+          {{"If-None-Exist", "identifier=urn:s|once"}});
     });
   }
   for (auto& th : threads) th.join();

@@ -77,13 +77,14 @@ TEST_F(JsonPatchHttpTest, SharedCasesAsWrittenNeverStoreANonResource) {
   int run = 0, library_failed = 0, invalid_result = 0, applied = 0;
   for (rapidjson::SizeType i = 0; i < cases->Size(); ++i) {
     const Json& c = (*cases)[i];
-    SCOPED_TRACE("case " + std::to_string(i) + ": " + std::string(fhir::StringMember(c, "comment")));
+    SCOPED_TRACE("case " + std::to_string(i) + ": " +
+                 std::string(fhir::StringMember(c, "comment")));
     const Json* disabled = fhir::Member(c, "disabled");
     if (disabled != nullptr && disabled->IsBool() && disabled->GetBool()) continue;
     ++run;
     std::string id = "jp" + std::to_string(i);
-    std::string basic = R"({"resourceType":"Basic","id":")" + id +
-                        R"(","code":{"text":"json patch case"}})";
+    std::string basic =
+        R"({"resourceType":"Basic","id":")" + id + R"(","code":{"text":"json patch case"}})";
     ClientResponse put = client_->Send("PUT", "/fhir/Basic/" + id, basic);
     ASSERT_EQ(put.status, 201) << put.body;
     std::string patch = fhir::ToJson(c["patch"]);
@@ -105,7 +106,8 @@ TEST_F(JsonPatchHttpTest, SharedCasesAsWrittenNeverStoreANonResource) {
       lib.ok() ? ++invalid_result : ++library_failed;
       EXPECT_TRUE(r.status == 400 || r.status == 422) << r.status << " " << r.body;
       EXPECT_NE(r.body.find("OperationOutcome"), std::string::npos) << r.body;
-      EXPECT_EQ(after.Header("ETag"), "W/\"1\"") << "a refused patch must leave the resource unchanged";
+      EXPECT_EQ(after.Header("ETag"), "W/\"1\"")
+          << "a refused patch must leave the resource unchanged";
       EXPECT_TRUE(SameResource(after.body, basic)) << after.body;
     }
   }
@@ -128,8 +130,8 @@ constexpr const char* kBase =
     R"("name":[{"family":"Chalmers","given":["all","grass","cows","eat"]}]})";
 
 const FhirCase kFhirCases[] = {
-    {"4.1 add with missing object", R"([{"op":"add","path":"/contact/0/name","value":{"text":"x"}}])",
-     nullptr},
+    {"4.1 add with missing object",
+     R"([{"op":"add","path":"/contact/0/name","value":{"text":"x"}}])", nullptr},
     {"A.1 adding an object member", R"([{"op":"add","path":"/birthDate","value":"1974-12-25"}])",
      R"({"resourceType":"Patient","id":"p","active":true,"gender":"female","multipleBirthInteger":2,"name":[{"family":"Chalmers","given":["all","grass","cows","eat"]}],"birthDate":"1974-12-25"})"},
     {"A.2 adding an array element", R"([{"op":"add","path":"/name/0/given/1","value":"qux"}])",
@@ -142,7 +144,8 @@ const FhirCase kFhirCases[] = {
      R"({"resourceType":"Patient","id":"p","active":true,"gender":"male","multipleBirthInteger":2,"name":[{"family":"Chalmers","given":["all","grass","cows","eat"]}]})"},
     {"A.6 moving a value", R"([{"op":"move","from":"/name/0/family","path":"/name/0/text"}])",
      R"({"resourceType":"Patient","id":"p","active":true,"gender":"female","multipleBirthInteger":2,"name":[{"given":["all","grass","cows","eat"],"text":"Chalmers"}]})"},
-    {"A.7 moving an array element", R"([{"op":"move","from":"/name/0/given/1","path":"/name/0/given/3"}])",
+    {"A.7 moving an array element",
+     R"([{"op":"move","from":"/name/0/given/1","path":"/name/0/given/3"}])",
      R"({"resourceType":"Patient","id":"p","active":true,"gender":"female","multipleBirthInteger":2,"name":[{"family":"Chalmers","given":["all","cows","eat","grass"]}]})"},
     {"A.8 testing a value: success",
      R"([{"op":"test","path":"/gender","value":"female"},{"op":"test","path":"/multipleBirthInteger","value":2}])",
@@ -154,13 +157,13 @@ const FhirCase kFhirCases[] = {
     {"A.11 ignoring unrecognized elements",
      R"([{"op":"add","path":"/birthDate","value":"1974-12-25","xyz":123}])",
      R"({"resourceType":"Patient","id":"p","active":true,"gender":"female","multipleBirthInteger":2,"name":[{"family":"Chalmers","given":["all","grass","cows","eat"]}],"birthDate":"1974-12-25"})"},
-    {"A.12 adding to a non-existent target", R"([{"op":"add","path":"/maritalStatus/text","value":"x"}])",
-     nullptr},
-    {"A.15 comparing strings and numbers", R"([{"op":"test","path":"/multipleBirthInteger","value":"2"}])",
-     nullptr},
+    {"A.12 adding to a non-existent target",
+     R"([{"op":"add","path":"/maritalStatus/text","value":"x"}])", nullptr},
+    {"A.15 comparing strings and numbers",
+     R"([{"op":"test","path":"/multipleBirthInteger","value":"2"}])", nullptr},
     // Valid JSON Patch whose result is not FHIR: given[] would hold an array.
-    {"A.16 adding an array value", R"([{"op":"add","path":"/name/0/given/-","value":["abc","def"]}])",
-     nullptr},
+    {"A.16 adding an array value",
+     R"([{"op":"add","path":"/name/0/given/-","value":["abc","def"]}])", nullptr},
 };
 
 TEST_F(JsonPatchHttpTest, AppendixCasesOnAPatient) {

@@ -45,8 +45,9 @@ std::vector<std::string> BundleFiles() {
   for (const auto& e : std::filesystem::directory_iterator(Dir())) {
     if (e.path().extension() != ".json") continue;
     std::string name = e.path().filename().string();
-    (name.starts_with("hospitalInformation") || name.starts_with("practitionerInformation") ? shared
-                                                                                             : patients)
+    (name.starts_with("hospitalInformation") || name.starts_with("practitionerInformation")
+         ? shared
+         : patients)
         .push_back(name);
   }
   std::sort(shared.begin(), shared.end());
@@ -75,7 +76,8 @@ std::set<std::string> ContainedIds(const Json& resource) {
   std::set<std::string> ids;
   const Json* contained = fhir::Member(resource, "contained");
   if (contained != nullptr && contained->IsArray()) {
-    for (const Json& c : contained->GetArray()) ids.insert(std::string(fhir::StringMember(c, "id")));
+    for (const Json& c : contained->GetArray())
+      ids.insert(std::string(fhir::StringMember(c, "id")));
   }
   return ids;
 }
@@ -136,8 +138,10 @@ class SyntheaTest : public ::testing::Test {
       PatientRecord record;
       for (rapidjson::SizeType i = 0; i < in.Size(); ++i) {
         std::string type(fhir::StringMember(in[i]["resource"], "resourceType"));
-        if (type == "Patient") record.patient = ids[std::string(fhir::StringMember(in[i], "fullUrl"))];
-        else if (type != "Organization" && type != "Practitioner") ++record.counts[type];
+        if (type == "Patient")
+          record.patient = ids[std::string(fhir::StringMember(in[i], "fullUrl"))];
+        else if (type != "Organization" && type != "Practitioner")
+          ++record.counts[type];
       }
       if (!record.patient.empty()) patients_.push_back(std::move(record));
       for (rapidjson::SizeType i = 0; i < in.Size(); ++i) {
@@ -186,7 +190,8 @@ TEST_F(SyntheaTest, TransactionsLoadAndEveryReferenceResolves) {
   int patient_searches = 0;
   for (const PatientRecord& p : patients_) {
     for (const auto& [type, n] : p.counts) {
-      ClientResponse r = client_->Get("/fhir/" + type + "?patient=" + p.patient + "&_summary=count");
+      ClientResponse r =
+          client_->Get("/fhir/" + type + "?patient=" + p.patient + "&_summary=count");
       ASSERT_EQ(r.status, 200) << type << " " << r.body;
       EXPECT_EQ(Total(r), n) << type << "?patient=" << p.patient;
       ++patient_searches;
@@ -254,10 +259,10 @@ TEST_F(SyntheaTest, TransactionsLoadAndEveryReferenceResolves) {
   for (int t = 0; t < 4; ++t) pool.emplace_back(resolve);
   for (auto& t : pool) t.join();
 
-  std::cout << "Synthea: " << bundles_ << " transaction Bundles, " << entries_ << " entries stored; "
-            << refs << " references (" << contained_refs << " to contained resources), "
-            << target_list.size() << " distinct targets, " << bad << " problems; " << patient_searches
-            << " Type?patient= searches\n  per type:";
+  std::cout << "Synthea: " << bundles_ << " transaction Bundles, " << entries_
+            << " entries stored; " << refs << " references (" << contained_refs
+            << " to contained resources), " << target_list.size() << " distinct targets, " << bad
+            << " problems; " << patient_searches << " Type?patient= searches\n  per type:";
   for (const auto& [type, n] : expected_) std::cout << " " << type << "=" << n;
   std::cout << "\n";
   EXPECT_EQ(bad, 0);
@@ -281,7 +286,8 @@ TEST_F(SyntheaTest, DuplicatedOrganizationsMakeConditionalReferencesAmbiguous) {
       const Json& r = e["resource"];
       if (fhir::StringMember(r, "resourceType") != "Organization") continue;
       for (const Json& id : r["identifier"].GetArray()) {
-        if (fhir::StringMember(id, "system") == kSystem) ++per_identifier[std::string(fhir::StringMember(id, "value"))];
+        if (fhir::StringMember(id, "system") == kSystem)
+          ++per_identifier[std::string(fhir::StringMember(id, "value"))];
       }
     }
   }
@@ -298,16 +304,19 @@ TEST_F(SyntheaTest, DuplicatedOrganizationsMakeConditionalReferencesAmbiguous) {
   }
   ASSERT_FALSE(duplicated.empty());
   ASSERT_FALSE(unique.empty());
-  std::cout << "Synthea Organizations: " << per_identifier.size() << " identifiers, " << duplicated_ids
-            << " posted more than once (" << extra_copies << " duplicate copies stored)\n";
+  std::cout << "Synthea Organizations: " << per_identifier.size() << " identifiers, "
+            << duplicated_ids << " posted more than once (" << extra_copies
+            << " duplicate copies stored)\n";
 
-  ClientResponse dup = client_->Get("/fhir/Organization?identifier=" + kSystem + "%7C" + duplicated);
+  ClientResponse dup =
+      client_->Get("/fhir/Organization?identifier=" + kSystem + "%7C" + duplicated);
   ASSERT_EQ(dup.status, 200);
   EXPECT_EQ(Total(dup), per_identifier[duplicated]);
 
   auto post_with_ref = [&](const std::string& value) {
-    std::string bundle = R"({"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:7f0c3c1e-0000-4000-8000-000000000001","resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"performer":[{"reference":"Organization?identifier=)" +
-                         kSystem + "|" + value + R"("}]},"request":{"method":"POST","url":"Observation"}}]})";
+    std::string bundle =
+        R"({"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:7f0c3c1e-0000-4000-8000-000000000001","resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"performer":[{"reference":"Organization?identifier=)" +
+        kSystem + "|" + value + R"("}]},"request":{"method":"POST","url":"Observation"}}]})";
     return client_->Send("POST", "/fhir", bundle);
   };
   ClientResponse ambiguous = post_with_ref(duplicated);

@@ -20,17 +20,28 @@ constexpr const char* kFhirJson = "application/fhir+json; charset=utf-8";
 
 std::string IssueCode(StatusCode c) {
   switch (c) {
-    case StatusCode::kIncorrect: return "invalid";
-    case StatusCode::kForbidden: return "forbidden";
-    case StatusCode::kNotFound: return "not-found";
-    case StatusCode::kConflict: return "conflict";
-    case StatusCode::kPrecondition: return "conflict";
-    case StatusCode::kGone: return "deleted";
-    case StatusCode::kUnprocessable: return "invalid";
-    case StatusCode::kUnsupported: return "not-supported";
-    case StatusCode::kBusy: return "throttled";
-    case StatusCode::kUnavailable: return "transient";
-    default: return "exception";
+    case StatusCode::kIncorrect:
+      return "invalid";
+    case StatusCode::kForbidden:
+      return "forbidden";
+    case StatusCode::kNotFound:
+      return "not-found";
+    case StatusCode::kConflict:
+      return "conflict";
+    case StatusCode::kPrecondition:
+      return "conflict";
+    case StatusCode::kGone:
+      return "deleted";
+    case StatusCode::kUnprocessable:
+      return "invalid";
+    case StatusCode::kUnsupported:
+      return "not-supported";
+    case StatusCode::kBusy:
+      return "throttled";
+    case StatusCode::kUnavailable:
+      return "transient";
+    default:
+      return "exception";
   }
 }
 
@@ -79,18 +90,30 @@ HttpResponse Error(const Status& s) {
 
 int HttpStatusFor(const Status& status) {
   switch (status.code()) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kIncorrect: return 400;
-    case StatusCode::kForbidden: return 403;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kConflict: return 409;
-    case StatusCode::kGone: return 410;
-    case StatusCode::kPrecondition: return 412;
-    case StatusCode::kUnprocessable: return 422;
-    case StatusCode::kUnsupported: return 405;
-    case StatusCode::kBusy: return 429;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kFault: return 500;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kIncorrect:
+      return 400;
+    case StatusCode::kForbidden:
+      return 403;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kConflict:
+      return 409;
+    case StatusCode::kGone:
+      return 410;
+    case StatusCode::kPrecondition:
+      return 412;
+    case StatusCode::kUnprocessable:
+      return 422;
+    case StatusCode::kUnsupported:
+      return 405;
+    case StatusCode::kBusy:
+      return 429;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kFault:
+      return 500;
   }
   return 500;
 }
@@ -134,8 +157,7 @@ bool FhirApi::IsCheap(const HttpRequest& request) {
   if (path.rfind("/fhir/", 0) != 0 || !request.Query().empty()) return false;
   std::vector<std::string> parts = SplitPath(path.substr(6));
   // Type/id or Type/id/_history/vid
-  return (parts.size() == 2 && parts[1][0] != '_') ||
-         (parts.size() == 4 && parts[2] == "_history");
+  return (parts.size() == 2 && parts[1][0] != '_') || (parts.size() == 4 && parts[2] == "_history");
 }
 
 HttpResponse FhirApi::Handle(const HttpRequest& request) {
@@ -205,10 +227,13 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
     if (!pre.if_match) return Error(Status::Incorrect("If-Match must be an ETag like W/\"1\""));
   }
   if (auto h = req.Header("If-None-Match"); !h.empty()) {
-    if (h == "*") pre.if_none_match_any = true;
-    else pre.if_none_match = ParseEtag(h);
+    if (h == "*")
+      pre.if_none_match_any = true;
+    else
+      pre.if_none_match = ParseEtag(h);
   }
-  if (auto h = req.Header("If-Modified-Since"); !h.empty()) pre.if_modified_since = ParseHttpDate(h);
+  if (auto h = req.Header("If-Modified-Since"); !h.empty())
+    pre.if_modified_since = ParseHttpDate(h);
   pre.if_none_exist = std::string(req.Header("If-None-Exist"));
 
   std::vector<std::string> parts = SplitPath(path);
@@ -246,17 +271,21 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
       } else if (m == "POST") {
         result = interactions_.Create(ctx, type, req.body, pre);
       } else if (m == "PUT") {
-        result = q.empty() ? Result<Response>(Status::Unsupported("PUT needs an id or search criteria"))
-                           : interactions_.ConditionalUpdate(ctx, type, q, req.body, pre);
+        result = q.empty()
+                     ? Result<Response>(Status::Unsupported("PUT needs an id or search criteria"))
+                     : interactions_.ConditionalUpdate(ctx, type, q, req.body, pre);
       } else if (m == "DELETE") {
-        result = q.empty() ? Result<Response>(Status::Unsupported("DELETE needs an id or search criteria"))
-                           : interactions_.ConditionalDelete(ctx, type, q);
+        result =
+            q.empty()
+                ? Result<Response>(Status::Unsupported("DELETE needs an id or search criteria"))
+                : interactions_.ConditionalDelete(ctx, type, q);
       }
     } else if (parts.size() == 2 && parts[1] == "_search") {
       if (m == "POST" && !req.body.empty() &&
           !ContainsCi(req.Header("Content-Type"), "application/x-www-form-urlencoded")) {
         // R4 3.1.0.9: the parameters of POST _search are a form body.
-        HttpResponse r = Error(Status::Unsupported("POST _search takes application/x-www-form-urlencoded"));
+        HttpResponse r =
+            Error(Status::Unsupported("POST _search takes application/x-www-form-urlencoded"));
         r.status = 415;
         return r;
       }
@@ -275,9 +304,12 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
       if (m == "GET" || m == "HEAD") result = interactions_.History(ctx, type, "", *query);
     } else if (parts.size() == 2) {
       const std::string& id = parts[1];
-      if (m == "GET" || m == "HEAD") result = interactions_.Read(ctx, type, id, pre);
-      else if (m == "PUT") result = interactions_.Update(ctx, type, id, req.body, pre);
-      else if (m == "DELETE") result = interactions_.Delete(ctx, type, id, pre);
+      if (m == "GET" || m == "HEAD")
+        result = interactions_.Read(ctx, type, id, pre);
+      else if (m == "PUT")
+        result = interactions_.Update(ctx, type, id, req.body, pre);
+      else if (m == "DELETE")
+        result = interactions_.Delete(ctx, type, id, pre);
       else if (m == "PATCH") {
         std::string_view ct = req.Header("Content-Type");
         if (!ContainsCi(ct, "json-patch")) {
@@ -305,14 +337,22 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
   const Response& res = *result;
   HttpResponse out;
   switch (res.kind) {
-    case Response::Kind::kCreated: out.status = 201; break;
-    case Response::Kind::kNoContent: out.status = 204; break;
-    case Response::Kind::kNotModified: out.status = 304; break;
-    default: out.status = 200;
+    case Response::Kind::kCreated:
+      out.status = 201;
+      break;
+    case Response::Kind::kNoContent:
+      out.status = 204;
+      break;
+    case Response::Kind::kNotModified:
+      out.status = 304;
+      break;
+    default:
+      out.status = 200;
   }
   if (res.version) out.SetHeader("ETag", "W/\"" + std::to_string(*res.version) + "\"");
   if (res.last_updated) out.SetHeader("Last-Modified", FormatHttpDate(*res.last_updated));
-  if (!res.location.empty() && (res.kind == Response::Kind::kCreated || m == "PUT" || m == "PATCH")) {
+  if (!res.location.empty() &&
+      (res.kind == Response::Kind::kCreated || m == "PUT" || m == "PATCH")) {
     out.SetHeader(res.kind == Response::Kind::kCreated ? "Location" : "Content-Location",
                   ctx.base_url + "/" + res.location);
   }
@@ -324,10 +364,11 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
       return out;
     }
     if (ContainsCi(prefer, "return=OperationOutcome")) {
-      out.body = "{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"information\","
-                 "\"code\":\"informational\",\"diagnostics\":" +
-                 JsonString(out.status == 201 ? "created " + res.location : "stored " + res.location) +
-                 "}]}";
+      out.body =
+          "{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"information\","
+          "\"code\":\"informational\",\"diagnostics\":" +
+          JsonString(out.status == 201 ? "created " + res.location : "stored " + res.location) +
+          "}]}";
     }
   }
   out.SetHeader("Content-Type", kFhirJson);

@@ -1,22 +1,11 @@
 #include "api/http_server.h"
 
 // Boost 1.74's Asio needs <utility> before it in C++20 mode.
-#include <utility>
-
 #include <strings.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <condition_variable>
-#include <ctime>
-#include <exception>
-#include <mutex>
-#include <string_view>
-#include <thread>
-#include <unordered_set>
-#include <vector>
-
 #include <boost/asio.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -26,6 +15,15 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <condition_variable>
+#include <ctime>
+#include <exception>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+#include <vector>
 
 namespace lhcr::api {
 namespace {
@@ -72,42 +70,78 @@ bool HasCrLf(std::string_view s) { return s.find_first_of("\r\n") != std::string
 
 std::string_view ReasonPhrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Entity";
+    case 428:
+      return "Precondition Required";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Status";
   }
 }
 
@@ -239,9 +273,8 @@ class HttpServer::Impl {
   const Clock::duration tick_;  // watchdog period
   uint16_t port_ = 0;
 
-  std::atomic<uint64_t> requests_total_{0}, responses_2xx_{0}, responses_3xx_{0},
-      responses_4xx_{0}, responses_5xx_{0}, accepted_{0}, rejected_{0}, timeouts_{0},
-      handler_exceptions_{0};
+  std::atomic<uint64_t> requests_total_{0}, responses_2xx_{0}, responses_3xx_{0}, responses_4xx_{0},
+      responses_5xx_{0}, accepted_{0}, rejected_{0}, timeouts_{0}, handler_exceptions_{0};
 
  private:
   Task<void> AcceptLoop();
@@ -367,8 +400,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     for (;;) {
       if ((stop_requested_ || server_.stopping()) && buffer_.size() == 0) co_return false;
       Parser parser;
-      parser.header_limit(static_cast<uint32_t>(
-          std::min<size_t>(server_.options_.max_header_bytes, UINT32_MAX)));
+      parser.header_limit(
+          static_cast<uint32_t>(std::min<size_t>(server_.options_.max_header_bytes, UINT32_MAX)));
       parser.body_limit(server_.options_.max_body_bytes);
       parser.eager(true);
 
@@ -390,7 +423,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       } else {
         SetPhase(Phase::kHandling, Clock::time_point::max());
         response = co_await AsyncRunOn(
-            server_.workers(), [this, &request]() noexcept { return server_.CallHandler(request); }, kAwait);
+            server_.workers(), [this, &request]() noexcept { return server_.CallHandler(request); },
+            kAwait);
       }
       if (phase_ == Phase::kClosed) co_return false;  // force-closed while handling
       bool close = !keep_alive || stop_requested_ || server_.stopping() ||
@@ -534,8 +568,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     server_.CountResponse(status);
     SetPhase(Phase::kWriting, Clock::now() + server_.options_.read_timeout);
     std::array<asio::const_buffer, 2> buffers{
-        asio::buffer(out),
-        send_body ? asio::buffer(response.body) : asio::const_buffer()};
+        asio::buffer(out), send_body ? asio::buffer(response.body) : asio::const_buffer()};
     ErrorCode ec;
     writing_ = true;
     co_await asio::async_write(socket_, buffers, asio::redirect_error(kAwait, ec));
@@ -549,8 +582,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ErrorCode ec;
     socket_.shutdown(tcp::socket::shutdown_send, ec);
     if (ec) co_return;
-    SetPhase(Phase::kLinger, Clock::now() + std::min<Clock::duration>(
-                                                kLingerTime, server_.options_.read_timeout));
+    SetPhase(Phase::kLinger,
+             Clock::now() + std::min<Clock::duration>(kLingerTime, server_.options_.read_timeout));
     if (stop_requested_) co_return;
     buffer_.clear();
     size_t drained = 0;
@@ -627,8 +660,8 @@ Task<void> HttpServer::Impl::AcceptLoop() {
     asio::io_context& ioc = *iocs_[next];
     next = (next + 1) % iocs_.size();
     ErrorCode ec;
-    Socket socket = co_await acceptor_->async_accept(ioc.get_executor(),
-                                                     asio::redirect_error(kAwait, ec));
+    Socket socket =
+        co_await acceptor_->async_accept(ioc.get_executor(), asio::redirect_error(kAwait, ec));
     if (stopping()) co_return;
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
@@ -741,11 +774,11 @@ HttpServerStats HttpServer::Impl::stats() const {
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
-                                                      Handler handler,
-                                                      InlinePredicate run_inline) {
+                                                      Handler handler, InlinePredicate run_inline) {
   if (!handler) return Status::Incorrect("HttpServer: handler is null");
   if (options.io_threads < 1 || options.worker_threads < 1 || options.max_connections < 1) {
-    return Status::Incorrect("HttpServer: io_threads, worker_threads and max_connections must be >= 1");
+    return Status::Incorrect(
+        "HttpServer: io_threads, worker_threads and max_connections must be >= 1");
   }
   if (options.max_header_bytes < 64 || options.read_timeout.count() <= 0 ||
       options.idle_timeout.count() <= 0) {

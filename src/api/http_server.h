@@ -93,8 +93,7 @@ class HttpServer {
   // Fails with kIncorrect for bad options or a null handler, kUnavailable if
   // the address cannot be bound (e.g. the port is in use).
   static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
-                                                   Handler handler,
-                                                   InlinePredicate run_inline);
+                                                   Handler handler, InlinePredicate run_inline);
 
   // Stop()s.
   ~HttpServer();

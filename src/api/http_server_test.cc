@@ -1,6 +1,7 @@
 #include "api/http_server.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -18,8 +19,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace lhcr::api {
 namespace {
@@ -94,7 +93,8 @@ class RawClient {
       r.headers[name] = line.substr(v);
     }
     if (head || r.status < 200 || r.status == 204 || r.status == 304) return r;
-    size_t length = std::stoul(r.Header("content-length").empty() ? "0" : r.Header("content-length"));
+    size_t length =
+        std::stoul(r.Header("content-length").empty() ? "0" : r.Header("content-length"));
     while (buf_.size() < length) {
       if (!Fill(deadline)) return std::nullopt;
     }
@@ -109,8 +109,8 @@ class RawClient {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       int r = FillOnce(deadline);
-      if (r == 0) return true;    // closed
-      if (r < 0) return false;    // timed out
+      if (r == 0) return true;  // closed
+      if (r < 0) return false;  // timed out
     }
   }
 
@@ -194,15 +194,17 @@ TEST(HttpServerTest, GetAndPostRoundTrip) {
   EXPECT_NE(r->Header("date").find(" GMT"), std::string::npos);
   EXPECT_EQ(r->Header("connection"), "");
 
-  ASSERT_TRUE(c->Send("POST /Patient HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world"));
+  ASSERT_TRUE(
+      c->Send("POST /Patient HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world"));
   r = c->Read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "POST /Patient x= body=hello world");
 
   // Chunked request body.
-  ASSERT_TRUE(c->Send("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      c->Send("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
   r = c->Read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, "POST /c x= body=hello world");
@@ -262,9 +264,10 @@ TEST(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
   ASSERT_TRUE(server);
   auto c = RawClient::Connect(server->port());
   ASSERT_TRUE(c);
-  ASSERT_TRUE(c->Send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
-                      "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
-                      "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(
+      c->Send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+              "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+              "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"));
   auto r1 = c->Read();
   auto r2 = c->Read();
   auto r3 = c->Read();
@@ -344,9 +347,10 @@ TEST(HttpServerTest, ConcurrentClientsAllAnswered) {
         if (!c) return;
         std::string id = std::to_string(t) + "-" + std::to_string(i);
         bool post = i % 2 == 1;
-        std::string req = post ? "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                                     std::to_string(id.size()) + "\r\n\r\n" + id
-                               : "GET /c?" + id + " HTTP/1.1\r\nHost: x\r\n\r\n";
+        std::string req =
+            post ? "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(id.size()) +
+                       "\r\n\r\n" + id
+                 : "GET /c?" + id + " HTTP/1.1\r\nHost: x\r\n\r\n";
         if (!c->Send(req)) return;
         auto r = c->Read();
         if (!r) return;
@@ -419,8 +423,8 @@ TEST(HttpServerTest, OversizedHeadersGet431) {
   ASSERT_TRUE(server);
   auto c = RawClient::Connect(server->port());
   ASSERT_TRUE(c);
-  ASSERT_TRUE(c->Send("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'h') +
-                      "\r\n\r\n"));
+  ASSERT_TRUE(
+      c->Send("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'h') + "\r\n\r\n"));
   auto r = c->Read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 431);
@@ -487,10 +491,18 @@ TEST(HttpServerTest, MutatedRequestsNeverBreakTheServer) {
     for (int m = 0; m < mutations; ++m) {
       size_t pos = rng() % req.size();
       switch (rng() % 4) {
-        case 0: req[pos] = kAlphabet[rng() % (sizeof kAlphabet - 1)]; break;
-        case 1: req.insert(pos, 1, kAlphabet[rng() % (sizeof kAlphabet - 1)]); break;
-        case 2: req.erase(pos, 1 + rng() % 8); break;
-        case 3: req.insert(pos, std::string(rng() % 3000, 'z')); break;
+        case 0:
+          req[pos] = kAlphabet[rng() % (sizeof kAlphabet - 1)];
+          break;
+        case 1:
+          req.insert(pos, 1, kAlphabet[rng() % (sizeof kAlphabet - 1)]);
+          break;
+        case 2:
+          req.erase(pos, 1 + rng() % 8);
+          break;
+        case 3:
+          req.insert(pos, std::string(rng() % 3000, 'z'));
+          break;
       }
       if (req.empty()) req = "x";
     }
@@ -674,8 +686,9 @@ TEST(HttpServerTest, Expect100Continue) {
   ASSERT_TRUE(server);
   auto c = RawClient::Connect(server->port());
   ASSERT_TRUE(c);
-  ASSERT_TRUE(c->Send("PUT /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                      "Content-Length: 5\r\n\r\n"));
+  ASSERT_TRUE(
+      c->Send("PUT /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+              "Content-Length: 5\r\n\r\n"));
   auto interim = c->Read(2000ms, /*head=*/true);
   ASSERT_TRUE(interim);
   EXPECT_EQ(interim->status, 100);
@@ -691,8 +704,9 @@ TEST(HttpServerTest, Expect100Continue) {
   auto small = MustStart(o, Echo);
   auto c2 = RawClient::Connect(small->port());
   ASSERT_TRUE(c2);
-  ASSERT_TRUE(c2->Send("PUT /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                       "Content-Length: 500\r\n\r\n"));
+  ASSERT_TRUE(
+      c2->Send("PUT /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+               "Content-Length: 500\r\n\r\n"));
   r = c2->Read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 413);

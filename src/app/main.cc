@@ -1,7 +1,6 @@
 // lhcr: the regional shared health and care record. One binary, verbs as
 // subcommands; this file only parses arguments and wires the rooms together.
 #include <CLI/CLI.hpp>
-
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -33,7 +32,8 @@ Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& s) {
   size_t colon = s.rfind(':');
   if (colon == std::string::npos) return Status::Incorrect("--listen takes HOST:PORT, got " + s);
   std::string host = s.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   int port = 0;
   try {
     port = std::stoi(s.substr(colon + 1));
@@ -69,7 +69,8 @@ std::string Metrics(api::HttpServer* server, store::Store& store) {
        static_cast<uint64_t>(st.commits));
   line("lhcr_store_write_batches_total", "Write calls committed.", "counter",
        static_cast<uint64_t>(st.write_batches));
-  line("lhcr_store_versions", "Resource versions stored.", "gauge", static_cast<uint64_t>(st.versions));
+  line("lhcr_store_versions", "Resource versions stored.", "gauge",
+       static_cast<uint64_t>(st.versions));
   return m;
 }
 
@@ -82,7 +83,8 @@ int Serve(const ServeArgs& args) {
   std::error_code ec;
   std::filesystem::create_directories(args.data, ec);
   if (ec) {
-    std::cerr << "lhcr serve: cannot create data directory " << args.data << ": " << ec.message() << "\n";
+    std::cerr << "lhcr serve: cannot create data directory " << args.data << ": " << ec.message()
+              << "\n";
     return 1;
   }
   store::SqliteOptions so;
@@ -120,7 +122,8 @@ int Serve(const ServeArgs& args) {
     return 1;
   }
   server_ptr = server->get();
-  std::string host = listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first;
+  std::string host =
+      listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first;
   std::string base = args.base_url.empty()
                          ? "http://" + host + ":" + std::to_string((*server)->port()) + "/fhir"
                          : args.base_url;
@@ -148,8 +151,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   s->add_option("--base-url", serve.base_url, "Public base URL of the FHIR API");
   s->add_option("--io-threads", serve.io_threads, "HTTP I/O threads")->capture_default_str();
-  s->add_option("--workers", serve.workers, "Worker threads for writes and searches")->capture_default_str();
-  s->add_flag("!--no-fsync", serve.fsync, "Do not fsync each commit (faster; a power cut may lose the last commits)");
+  s->add_option("--workers", serve.workers, "Worker threads for writes and searches")
+      ->capture_default_str();
+  s->add_flag("!--no-fsync", serve.fsync,
+              "Do not fsync each commit (faster; a power cut may lose the last commits)");
   CLI11_PARSE(app, argc, argv);
   if (s->parsed()) return lhcr::Serve(serve);
   return 0;

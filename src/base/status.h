@@ -19,17 +19,17 @@ namespace lhcr {
 
 enum class StatusCode {
   kOk = 0,
-  kIncorrect,    // the input is malformed or invalid (HTTP 400 / 422)
-  kForbidden,    // the caller may not do this (403)
-  kNotFound,     // no such thing (404)
-  kConflict,     // a version or uniqueness conflict (409)
-  kPrecondition, // a stated precondition (If-Match, a conditional match) fails (412)
-  kUnprocessable,// well-formed, but breaks a rule of the content (422)
-  kGone,         // it existed and was deleted (410)
-  kUnsupported,  // not implemented or not allowed here (405 / 501)
-  kBusy,         // try again later (429 / 503)
-  kUnavailable,  // a dependency is down (503)
-  kFault,        // a bug or an unexpected failure (500)
+  kIncorrect,      // the input is malformed or invalid (HTTP 400 / 422)
+  kForbidden,      // the caller may not do this (403)
+  kNotFound,       // no such thing (404)
+  kConflict,       // a version or uniqueness conflict (409)
+  kPrecondition,   // a stated precondition (If-Match, a conditional match) fails (412)
+  kUnprocessable,  // well-formed, but breaks a rule of the content (422)
+  kGone,           // it existed and was deleted (410)
+  kUnsupported,    // not implemented or not allowed here (405 / 501)
+  kBusy,           // try again later (429 / 503)
+  kUnavailable,    // a dependency is down (503)
+  kFault,          // a bug or an unexpected failure (500)
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -86,7 +86,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(v_).ok() && "Result constructed from an OK Status");
   }
@@ -113,10 +113,10 @@ class Result {
 #define LHCR_CONCAT_INNER(a, b) a##b
 #define LHCR_CONCAT(a, b) LHCR_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    ::lhcr::Status _st = (expr);               \
-    if (!_st.ok()) return _st;                 \
+#define RETURN_IF_ERROR(expr)    \
+  do {                           \
+    ::lhcr::Status _st = (expr); \
+    if (!_st.ok()) return _st;   \
   } while (0)
 
 #define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
@@ -124,5 +124,4 @@ class Result {
   if (!tmp.ok()) return tmp.status();         \
   lhs = std::move(tmp).value()
 
-#define ASSIGN_OR_RETURN(lhs, expr) \
-  ASSIGN_OR_RETURN_IMPL(LHCR_CONCAT(_res_, __LINE__), lhs, expr)
+#define ASSIGN_OR_RETURN(lhs, expr) ASSIGN_OR_RETURN_IMPL(LHCR_CONCAT(_res_, __LINE__), lhs, expr)

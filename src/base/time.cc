@@ -59,7 +59,8 @@ std::optional<Millis> ParseHttpDate(std::string_view s) {
   std::string str(s);
   char day[4], mon[4];
   int d, y, hh, mm, ss;
-  if (std::sscanf(str.c_str(), "%3s, %2d %3s %4d %2d:%2d:%2d", day, &d, mon, &y, &hh, &mm, &ss) != 7) {
+  if (std::sscanf(str.c_str(), "%3s, %2d %3s %4d %2d:%2d:%2d", day, &d, mon, &y, &hh, &mm, &ss) !=
+      7) {
     return std::nullopt;
   }
   int month = -1;

@@ -156,8 +156,8 @@ struct Node;
 
 struct Step {
   StepKind kind;
-  std::string name;  // child name, type name, extension url
-  const TypeName* type = nullptr;  // kAs / kIs: the table entry for `name`, if any
+  std::string name;                 // child name, type name, extension url
+  const TypeName* type = nullptr;   // kAs / kIs: the table entry for `name`, if any
   std::unique_ptr<Node> predicate;  // kWhere
   size_t index = 0;                 // kIndex
 };
@@ -230,7 +230,9 @@ class Parser {
     char c = text_[pos_];
     if (IsAlpha(c) || c == '_') {
       size_t start = pos_;
-      while (pos_ < text_.size() && (IsAlpha(text_[pos_]) || IsDigit(text_[pos_]) || text_[pos_] == '_')) ++pos_;
+      while (pos_ < text_.size() &&
+             (IsAlpha(text_[pos_]) || IsDigit(text_[pos_]) || text_[pos_] == '_'))
+        ++pos_;
       tok_.kind = Tok::kIdent;
       tok_.text = std::string(text_.substr(start, pos_ - start));
       return Status::Ok();
@@ -265,12 +267,23 @@ class Parser {
           if (pos_ >= text_.size()) return Error("unterminated string literal");
           char e = text_[pos_++];
           switch (e) {
-            case 'n': s += '\n'; break;
-            case 't': s += '\t'; break;
-            case 'r': s += '\r'; break;
-            case 'f': s += '\f'; break;
-            case 'u': return Unsupported("a \\u escape");
-            default: s += e; break;  // \' \" \\ \/ \`
+            case 'n':
+              s += '\n';
+              break;
+            case 't':
+              s += '\t';
+              break;
+            case 'r':
+              s += '\r';
+              break;
+            case 'f':
+              s += '\f';
+              break;
+            case 'u':
+              return Unsupported("a \\u escape");
+            default:
+              s += e;
+              break;  // \' \" \\ \/ \`
           }
           continue;
         }
@@ -282,7 +295,9 @@ class Parser {
     }
     if (c == '%' || c == '$') {
       size_t start = ++pos_;
-      while (pos_ < text_.size() && (IsAlpha(text_[pos_]) || IsDigit(text_[pos_]) || text_[pos_] == '_')) ++pos_;
+      while (pos_ < text_.size() &&
+             (IsAlpha(text_[pos_]) || IsDigit(text_[pos_]) || text_[pos_] == '_'))
+        ++pos_;
       tok_.kind = c == '%' ? Tok::kPercent : Tok::kDollar;
       tok_.text = std::string(text_.substr(start, pos_ - start));
       return Status::Ok();
@@ -315,7 +330,8 @@ class Parser {
     return Advance();
   }
 
-  static std::unique_ptr<Node> Binary(NodeKind kind, std::unique_ptr<Node> l, std::unique_ptr<Node> r) {
+  static std::unique_ptr<Node> Binary(NodeKind kind, std::unique_ptr<Node> l,
+                                      std::unique_ptr<Node> r) {
     auto n = std::make_unique<Node>();
     n->kind = kind;
     n->kids.push_back(std::move(l));
@@ -422,7 +438,8 @@ class Parser {
         RETURN_IF_ERROR(ParseInvocation(node.get(), /*at_start=*/false));
       } else {
         RETURN_IF_ERROR(Advance());
-        if (tok_.kind != Tok::kNumber) return Unsupported("an indexer other than an integer literal");
+        if (tok_.kind != Tok::kNumber)
+          return Unsupported("an indexer other than an integer literal");
         Step s{StepKind::kIndex, ""};
         s.index = std::stoul(tok_.text);
         RETURN_IF_ERROR(Advance());
@@ -523,14 +540,15 @@ class Parser {
     if (name == "as" || name == "ofType" || name == "is") {
       ASSIGN_OR_RETURN(std::string type, ParseTypeSpec());
       RETURN_IF_ERROR(Expect(")"));
-      chain->steps.push_back(TypeStep(name == "is" ? StepKind::kIs : StepKind::kAs, std::move(type)));
+      chain->steps.push_back(
+          TypeStep(name == "is" ? StepKind::kIs : StepKind::kAs, std::move(type)));
       return Status::Ok();
     }
     if (name == "extension" || name == "hasExtension") {
       ASSIGN_OR_RETURN(std::string url, ParseStringArg());
       RETURN_IF_ERROR(Expect(")"));
-      chain->steps.push_back(
-          Step{name == "extension" ? StepKind::kExtension : StepKind::kHasExtension, std::move(url)});
+      chain->steps.push_back(Step{
+          name == "extension" ? StepKind::kExtension : StepKind::kHasExtension, std::move(url)});
       return Status::Ok();
     }
     if (name == "resolve") return no_args(StepKind::kResolve);
@@ -764,7 +782,8 @@ void RunItemSteps(const Node& chain, const Ctx& ctx, size_t i, size_t end, const
   }
 }
 
-void ApplyCollectionStep(const Step& s, const std::vector<PathValue>& in, std::vector<PathValue>* out) {
+void ApplyCollectionStep(const Step& s, const std::vector<PathValue>& in,
+                         std::vector<PathValue>* out) {
   switch (s.kind) {
     case StepKind::kExists:
       out->push_back(Bool(!in.empty()));
@@ -915,8 +934,10 @@ std::string_view FhirPath::LeadingType() const { return program_->leading_type; 
 std::vector<std::string_view> FhirPath::SplitUnion(std::string_view expression) {
   std::vector<std::string_view> out;
   auto push = [&](std::string_view b) {
-    while (!b.empty() && (b.front() == ' ' || b.front() == '\n' || b.front() == '\t')) b.remove_prefix(1);
-    while (!b.empty() && (b.back() == ' ' || b.back() == '\n' || b.back() == '\t')) b.remove_suffix(1);
+    while (!b.empty() && (b.front() == ' ' || b.front() == '\n' || b.front() == '\t'))
+      b.remove_prefix(1);
+    while (!b.empty() && (b.back() == ' ' || b.back() == '\n' || b.back() == '\t'))
+      b.remove_suffix(1);
     out.push_back(b);
   };
   int depth = 0;

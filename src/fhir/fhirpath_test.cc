@@ -70,8 +70,9 @@ TEST(FhirPathTest, NavigatesWithLeadingTypeAndFlattensArrays) {
 TEST(FhirPathTest, ChoiceTypesCarryTheirType) {
   JsonDoc r = Parse(kObservation);
   EXPECT_EQ(Eval("Observation.effective", r), V({"\"2020-01-02T03:04:05Z\":dateTime"}));
-  EXPECT_EQ(Eval("Observation.value", r),
-            V({R"({"value":120,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}:Quantity)"}));
+  EXPECT_EQ(
+      Eval("Observation.value", r),
+      V({R"({"value":120,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}:Quantity)"}));
   EXPECT_EQ(Eval("Observation.component.value", r),
             V({"\"s\":string", R"({"text":"cc"}:CodeableConcept)", R"({"value":1}:Quantity)"}));
   // "valueFoo" is not a FHIR type: not the choice element "value".
@@ -87,8 +88,10 @@ TEST(FhirPathTest, AsFunctionAndOperatorKeepOnlyThatType) {
   EXPECT_EQ(Eval("(Observation.component.value as CodeableConcept).text", r), V({"\"cc\""}));
   EXPECT_EQ(Eval("Observation.component.value.as(string)", r), V({"\"s\":string"}));
   EXPECT_EQ(Eval("Observation.component.value.as(String)", r), V({"\"s\":string"}));
-  EXPECT_EQ(Eval("Observation.effective.as(DateTime)", r), V({"\"2020-01-02T03:04:05Z\":dateTime"}));
-  EXPECT_EQ(Eval("(Observation.effective as dateTime)", r), V({"\"2020-01-02T03:04:05Z\":dateTime"}));
+  EXPECT_EQ(Eval("Observation.effective.as(DateTime)", r),
+            V({"\"2020-01-02T03:04:05Z\":dateTime"}));
+  EXPECT_EQ(Eval("(Observation.effective as dateTime)", r),
+            V({"\"2020-01-02T03:04:05Z\":dateTime"}));
   EXPECT_EQ(Eval("Observation.effective.as(Period)", r), V({}));
   EXPECT_EQ(Eval("Observation.component.value.ofType(CodeableConcept).text", r), V({"\"cc\""}));
   EXPECT_EQ(Eval("Observation.value.as(FHIR.Quantity).value", r), V({"120"}));
@@ -113,8 +116,9 @@ TEST(FhirPathTest, WhereWithEqualityAndAnd) {
             V({"\"271649006\""}));
   EXPECT_EQ(Eval("Observation.code.coding.where(system='http://loinc.org' and code='x').code", r),
             V({}));
-  EXPECT_EQ(Eval("Observation.code.coding.where(system='http://loinc.org' or code='271649006').code", r),
-            V({"\"8480-6\"", "\"271649006\""}));
+  EXPECT_EQ(
+      Eval("Observation.code.coding.where(system='http://loinc.org' or code='271649006').code", r),
+      V({"\"8480-6\"", "\"271649006\""}));
   EXPECT_EQ(Eval("Observation.code.coding.where(missing='x')", r), V({}));
   EXPECT_EQ(Eval("Observation.code.coding.where($this.code='8480-6').system", r),
             V({"\"http://loinc.org\""}));
@@ -136,7 +140,8 @@ TEST(FhirPathTest, ResolveIsDecidedFromTheReference) {
             V({R"({"reference":"urn:uuid:1234"})"}));
   EXPECT_EQ(Eval("Observation.subject.resolve()", r), V({R"({"reference":"Patient/p1"}:Patient)"}));
   // Reference.type when the reference string does not tell.
-  JsonDoc t = Parse(R"({"resourceType": "Task", "for": {"reference": "urn:uuid:9", "type": "Patient"}})");
+  JsonDoc t =
+      Parse(R"({"resourceType": "Task", "for": {"reference": "urn:uuid:9", "type": "Patient"}})");
   EXPECT_EQ(Eval("Task.for.where(resolve() is Patient)", t).size(), 1u);
 }
 

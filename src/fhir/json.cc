@@ -101,13 +101,34 @@ struct DomBuilder {
     return path;
   }
 
-  bool Null() { Next(); return doc->Null(); }
-  bool Bool(bool b) { Next(); return doc->Bool(b); }
-  bool Int(int i) { Next(); return doc->Int(i); }
-  bool Uint(unsigned u) { Next(); return doc->Uint(u); }
-  bool Int64(int64_t i) { Next(); return doc->Int64(i); }
-  bool Uint64(uint64_t u) { Next(); return doc->Uint64(u); }
-  bool Double(double d) { Next(); return doc->Double(d); }
+  bool Null() {
+    Next();
+    return doc->Null();
+  }
+  bool Bool(bool b) {
+    Next();
+    return doc->Bool(b);
+  }
+  bool Int(int i) {
+    Next();
+    return doc->Int(i);
+  }
+  bool Uint(unsigned u) {
+    Next();
+    return doc->Uint(u);
+  }
+  bool Int64(int64_t i) {
+    Next();
+    return doc->Int64(i);
+  }
+  bool Uint64(uint64_t u) {
+    Next();
+    return doc->Uint64(u);
+  }
+  bool Double(double d) {
+    Next();
+    return doc->Double(d);
+  }
   bool String(const char* s, rapidjson::SizeType n, bool copy) {
     Next();
     return doc->String(s, n, copy);

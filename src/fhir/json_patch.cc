@@ -31,7 +31,8 @@ Status Incorrect(const Pointer& p, std::string_view what) {
 Result<Pointer> ParsePointer(std::string_view role, std::string_view text) {
   Pointer p{role, text, {}};
   if (text.empty()) return p;
-  if (text.front() != '/') return Incorrect(p, " is not a JSON Pointer: it must be empty or start with '/'");
+  if (text.front() != '/')
+    return Incorrect(p, " is not a JSON Pointer: it must be empty or start with '/'");
   std::string token;
   for (size_t i = 1; i <= text.size(); ++i) {
     if (i == text.size() || text[i] == '/') {
@@ -88,8 +89,8 @@ Result<size_t> ArrayIndex(const Pointer& p, size_t i, size_t size, bool for_inse
   const std::string& token = p.tokens[i];
   if (token == "-") {
     if (for_insert) return size;
-    return Incorrect(p, " does not exist: \"-\" names the position after the last element of " +
-                            Prefix(p, i));
+    return Incorrect(
+        p, " does not exist: \"-\" names the position after the last element of " + Prefix(p, i));
   }
   bool digits = !token.empty();
   for (char c : token) digits = digits && c >= '0' && c <= '9';

@@ -46,9 +46,7 @@ void ExpectFailed(std::string_view doc, std::string_view patch, std::string_view
   EXPECT_EQ(out.doc, ToJson(Parse(doc)));
 }
 
-TEST(JsonPatchTest, EmptyPatchChangesNothing) {
-  ExpectPatched(R"({"a":1})", "[]", R"({"a":1})");
-}
+TEST(JsonPatchTest, EmptyPatchChangesNothing) { ExpectPatched(R"({"a":1})", "[]", R"({"a":1})"); }
 
 TEST(JsonPatchTest, AddMemberAppendsAndReplacesExisting) {
   ExpectPatched(R"({"a":1,"b":2})", R"([{"op":"add","path":"/c","value":3}])",

@@ -20,11 +20,13 @@ TEST(JsonTest, KeepsDecimalPrecision) {
   EXPECT_EQ(texts.size(), 2u);  // 1.50 and 1e2; 72, 0.1 and the uint64 are canonical
   EXPECT_EQ(texts.at("/valueQuantity/value"), "1.50");
   EXPECT_EQ(texts.at("/n/1"), "1e2");
-  EXPECT_EQ(ToJson(*doc), R"({"valueQuantity":{"value":1.5},"n":[72,100.0,0.1],"big":12345678901234567890})");
+  EXPECT_EQ(ToJson(*doc),
+            R"({"valueQuantity":{"value":1.5},"n":[72,100.0,0.1],"big":12345678901234567890})");
   EXPECT_EQ(ToJsonKeepingNumbers(*doc, texts, ""),
             R"({"valueQuantity":{"value":1.50},"n":[72,1e2,0.1],"big":12345678901234567890})");
   // A subtree written from where it sits in the parsed text.
-  EXPECT_EQ(ToJsonKeepingNumbers((*doc)["valueQuantity"], texts, "/valueQuantity"), R"({"value":1.50})");
+  EXPECT_EQ(ToJsonKeepingNumbers((*doc)["valueQuantity"], texts, "/valueQuantity"),
+            R"({"value":1.50})");
 }
 
 TEST(JsonTest, ChangedNumberIsWrittenAsItIsNow) {

@@ -56,21 +56,60 @@ struct Fold {
   const char* ascii;
 };
 constexpr Fold kFolds[] = {
-    {0x00A0, 0x00BF, ""},   {0x00C0, 0x00C5, "a"},  {0x00C6, 0x00C6, "ae"}, {0x00C7, 0x00C7, "c"},
-    {0x00C8, 0x00CB, "e"},  {0x00CC, 0x00CF, "i"},  {0x00D0, 0x00D0, "d"},  {0x00D1, 0x00D1, "n"},
-    {0x00D2, 0x00D6, "o"},  {0x00D7, 0x00D7, ""},   {0x00D8, 0x00D8, "o"},  {0x00D9, 0x00DC, "u"},
-    {0x00DD, 0x00DD, "y"},  {0x00DE, 0x00DE, "th"}, {0x00DF, 0x00DF, "ss"}, {0x00E0, 0x00E5, "a"},
-    {0x00E6, 0x00E6, "ae"}, {0x00E7, 0x00E7, "c"},  {0x00E8, 0x00EB, "e"},  {0x00EC, 0x00EF, "i"},
-    {0x00F0, 0x00F0, "d"},  {0x00F1, 0x00F1, "n"},  {0x00F2, 0x00F6, "o"},  {0x00F7, 0x00F7, ""},
-    {0x00F8, 0x00F8, "o"},  {0x00F9, 0x00FC, "u"},  {0x00FD, 0x00FD, "y"},  {0x00FE, 0x00FE, "th"},
-    {0x00FF, 0x00FF, "y"},  {0x0100, 0x0105, "a"},  {0x0106, 0x010D, "c"},  {0x010E, 0x0111, "d"},
-    {0x0112, 0x011B, "e"},  {0x011C, 0x0123, "g"},  {0x0124, 0x0127, "h"},  {0x0128, 0x0131, "i"},
-    {0x0132, 0x0133, "ij"}, {0x0134, 0x0135, "j"},  {0x0136, 0x0138, "k"},  {0x0139, 0x0142, "l"},
-    {0x0143, 0x014B, "n"},  {0x014C, 0x0151, "o"},  {0x0152, 0x0153, "oe"}, {0x0154, 0x0159, "r"},
-    {0x015A, 0x0161, "s"},  {0x0162, 0x0167, "t"},  {0x0168, 0x0173, "u"},  {0x0174, 0x0175, "w"},
-    {0x0176, 0x0178, "y"},  {0x0179, 0x017E, "z"},  {0x017F, 0x017F, "s"},
+    {0x00A0, 0x00BF, ""},
+    {0x00C0, 0x00C5, "a"},
+    {0x00C6, 0x00C6, "ae"},
+    {0x00C7, 0x00C7, "c"},
+    {0x00C8, 0x00CB, "e"},
+    {0x00CC, 0x00CF, "i"},
+    {0x00D0, 0x00D0, "d"},
+    {0x00D1, 0x00D1, "n"},
+    {0x00D2, 0x00D6, "o"},
+    {0x00D7, 0x00D7, ""},
+    {0x00D8, 0x00D8, "o"},
+    {0x00D9, 0x00DC, "u"},
+    {0x00DD, 0x00DD, "y"},
+    {0x00DE, 0x00DE, "th"},
+    {0x00DF, 0x00DF, "ss"},
+    {0x00E0, 0x00E5, "a"},
+    {0x00E6, 0x00E6, "ae"},
+    {0x00E7, 0x00E7, "c"},
+    {0x00E8, 0x00EB, "e"},
+    {0x00EC, 0x00EF, "i"},
+    {0x00F0, 0x00F0, "d"},
+    {0x00F1, 0x00F1, "n"},
+    {0x00F2, 0x00F6, "o"},
+    {0x00F7, 0x00F7, ""},
+    {0x00F8, 0x00F8, "o"},
+    {0x00F9, 0x00FC, "u"},
+    {0x00FD, 0x00FD, "y"},
+    {0x00FE, 0x00FE, "th"},
+    {0x00FF, 0x00FF, "y"},
+    {0x0100, 0x0105, "a"},
+    {0x0106, 0x010D, "c"},
+    {0x010E, 0x0111, "d"},
+    {0x0112, 0x011B, "e"},
+    {0x011C, 0x0123, "g"},
+    {0x0124, 0x0127, "h"},
+    {0x0128, 0x0131, "i"},
+    {0x0132, 0x0133, "ij"},
+    {0x0134, 0x0135, "j"},
+    {0x0136, 0x0138, "k"},
+    {0x0139, 0x0142, "l"},
+    {0x0143, 0x014B, "n"},
+    {0x014C, 0x0151, "o"},
+    {0x0152, 0x0153, "oe"},
+    {0x0154, 0x0159, "r"},
+    {0x015A, 0x0161, "s"},
+    {0x0162, 0x0167, "t"},
+    {0x0168, 0x0173, "u"},
+    {0x0174, 0x0175, "w"},
+    {0x0176, 0x0178, "y"},
+    {0x0179, 0x017E, "z"},
+    {0x017F, 0x017F, "s"},
     // General punctuation (spaces, dashes, quotes, bullets, ...).
-    {0x2000, 0x206F, ""},   {0x3000, 0x3000, ""},
+    {0x2000, 0x206F, ""},
+    {0x3000, 0x3000, ""},
 };
 
 const Fold* FindFold(char32_t cp) {
@@ -272,9 +311,9 @@ void StringRows(std::string_view key, const PathValue& v, std::vector<IndexRow>*
   }
   if (!n.IsObject()) return;
   // HumanName and Address parts (and a text element of anything else).
-  static constexpr const char* kParts[] = {"family", "given", "prefix", "suffix",  "text",
-                                           "line",   "city",  "district", "state", "postalCode",
-                                           "country"};
+  static constexpr const char* kParts[] = {"family", "given",      "prefix", "suffix",
+                                           "text",   "line",       "city",   "district",
+                                           "state",  "postalCode", "country"};
   for (const char* part : kParts) {
     const Json* m = Mem(n, part);
     if (m == nullptr) continue;
@@ -389,15 +428,30 @@ void AppendRows(SearchParamType type, std::string_view key, PathValue v,
   PathValue inner;
   if (UnwrapExtension(v, &inner)) v = inner;
   switch (type) {
-    case SearchParamType::kToken: TokenRows(key, v, out); return;
-    case SearchParamType::kString: StringRows(key, v, out); return;
-    case SearchParamType::kDate: DateRows(key, v, out); return;
-    case SearchParamType::kReference: ReferenceRows(key, v, out); return;
-    case SearchParamType::kQuantity: QuantityRows(key, v, out); return;
-    case SearchParamType::kNumber: NumberRows(key, v, out); return;
-    case SearchParamType::kUri: UriRows(key, v, out); return;
+    case SearchParamType::kToken:
+      TokenRows(key, v, out);
+      return;
+    case SearchParamType::kString:
+      StringRows(key, v, out);
+      return;
+    case SearchParamType::kDate:
+      DateRows(key, v, out);
+      return;
+    case SearchParamType::kReference:
+      ReferenceRows(key, v, out);
+      return;
+    case SearchParamType::kQuantity:
+      QuantityRows(key, v, out);
+      return;
+    case SearchParamType::kNumber:
+      NumberRows(key, v, out);
+      return;
+    case SearchParamType::kUri:
+      UriRows(key, v, out);
+      return;
     case SearchParamType::kComposite:
-    case SearchParamType::kSpecial: return;
+    case SearchParamType::kSpecial:
+      return;
   }
 }
 
@@ -448,8 +502,7 @@ Result<DateRange> ParseFhirDateRange(std::string_view s) {
     hi_days_excl = month == 12 ? DaysFromCivil(year + 1, 1, 1) : DaysFromCivil(year, month + 1, 1);
     return DateRange{lo_days * kMsPerDay, hi_days_excl * kMsPerDay - 1};
   }
-  if (s[pos] != '-' || !Digits(s, pos + 1, 2, &day) || day < 1 ||
-      day > DaysInMonth(year, month)) {
+  if (s[pos] != '-' || !Digits(s, pos + 1, 2, &day) || day < 1 || day > DaysInMonth(year, month)) {
     return bad();
   }
   pos += 3;
@@ -496,8 +549,8 @@ Result<DateRange> ParseFhirDateRange(std::string_view s) {
     }
   }
   if (pos != s.size()) return bad();
-  int64_t lo = lo_days * kMsPerDay + hour * 3600000LL + minute * 60000LL + second * 1000LL + millis -
-               offset_ms;
+  int64_t lo = lo_days * kMsPerDay + hour * 3600000LL + minute * 60000LL + second * 1000LL +
+               millis - offset_ms;
   return DateRange{lo, lo + width - 1};
 }
 

@@ -135,7 +135,8 @@ TEST(ParseFhirDateRangeTest, RangeByPrecision) {
   EXPECT_EQ(ParseFhirDateRange("2013").value(), (DateRange{Ms(2013, 1, 1), Ms(2014, 1, 1) - 1}));
   EXPECT_EQ(ParseFhirDateRange("2013").value().hi, Ms(2013, 12, 31, 23, 59, 59, 999));
   EXPECT_EQ(ParseFhirDateRange("2012-02").value(), (DateRange{Ms(2012, 2, 1), Ms(2012, 3, 1) - 1}));
-  EXPECT_EQ(ParseFhirDateRange("2013-12").value(), (DateRange{Ms(2013, 12, 1), Ms(2014, 1, 1) - 1}));
+  EXPECT_EQ(ParseFhirDateRange("2013-12").value(),
+            (DateRange{Ms(2013, 12, 1), Ms(2014, 1, 1) - 1}));
   EXPECT_EQ(ParseFhirDateRange("2012-02-29").value(),
             (DateRange{Ms(2012, 2, 29), Ms(2012, 3, 1) - 1}));
   EXPECT_EQ(ParseFhirDateRange("2013-05-06T10:20").value(),
@@ -170,10 +171,11 @@ TEST(ParseFhirDateRangeTest, BeforeTheEpoch) {
 }
 
 TEST(ParseFhirDateRangeTest, RejectsMalformed) {
-  for (const char* bad : {"", "13", "2013-", "2013-13", "2013-00", "2013-02-29", "2013-04-31",
-                          "2013-05-06T", "2013-05-06T25:00", "2013-05-06T10:60", "2013-05-06T10:20:61",
-                          "2013-05-06T10:20:30.", "2013-05-06T10:20:30+2", "2013-05-06T10:20:30X",
-                          "2013-05-06 10:20", "10:20:30", "abcd", "2013-05-06T10:20:30Z "}) {
+  for (const char* bad :
+       {"", "13", "2013-", "2013-13", "2013-00", "2013-02-29", "2013-04-31", "2013-05-06T",
+        "2013-05-06T25:00", "2013-05-06T10:60", "2013-05-06T10:20:61", "2013-05-06T10:20:30.",
+        "2013-05-06T10:20:30+2", "2013-05-06T10:20:30X", "2013-05-06 10:20", "10:20:30", "abcd",
+        "2013-05-06T10:20:30Z "}) {
     auto r = ParseFhirDateRange(bad);
     EXPECT_EQ(r.status().code(), StatusCode::kIncorrect) << "'" << bad << "'";
   }
@@ -222,8 +224,9 @@ TEST(SearchParamRegistryTest, R4HasEveryPackageParameter) {
 
   const auto& obs = R4().ForType("Observation");
   EXPECT_GT(obs.size(), 40u);
-  EXPECT_TRUE(std::is_sorted(obs.begin(), obs.end(),
-                             [](const SearchParam* a, const SearchParam* b) { return a->code < b->code; }));
+  EXPECT_TRUE(
+      std::is_sorted(obs.begin(), obs.end(),
+                     [](const SearchParam* a, const SearchParam* b) { return a->code < b->code; }));
   EXPECT_TRUE(R4().ForType("Nope").empty());
   EXPECT_TRUE(R4().IsResourceType("Patient"));
   EXPECT_TRUE(R4().IsResourceType("Binary"));
@@ -267,20 +270,22 @@ TEST(ExtractTest, Tokens) {
                                                {"code": "nl"}], "text": "English"}}]})");
   EXPECT_EQ(Param(r, "active"), (std::vector<IndexRow>{Token("Patient.active", "", "true")}));
   EXPECT_EQ(Param(r, "gender"), (std::vector<IndexRow>{Token("Patient.gender", "", "female")}));
-  EXPECT_EQ(Param(r, "identifier"),
-            Sorted({Token("Patient.identifier", "urn:s", "v1"), Token("Patient.identifier", "", "v2")}));
+  EXPECT_EQ(Param(r, "identifier"), Sorted({Token("Patient.identifier", "urn:s", "v1"),
+                                            Token("Patient.identifier", "", "v2")}));
   EXPECT_EQ(Param(r, "telecom"),
             Sorted({Token("Patient.telecom", "", "123"), Token("Patient.telecom", "", "a@b.c")}));
   EXPECT_EQ(Param(r, "phone"), (std::vector<IndexRow>{Token("Patient.phone", "", "123")}));
   EXPECT_EQ(Param(r, "email"), (std::vector<IndexRow>{Token("Patient.email", "", "a@b.c")}));
   EXPECT_EQ(Param(r, "_tag"), (std::vector<IndexRow>{Token("Patient._tag", "urn:t", "x")}));
-  EXPECT_EQ(Param(r, "_security"), (std::vector<IndexRow>{Token("Patient._security", "urn:sec", "R")}));
-  EXPECT_EQ(Param(r, "language"),
-            Sorted({Token("Patient.language", "urn:ietf:bcp:47", "en"), Token("Patient.language", "", "nl")}));
+  EXPECT_EQ(Param(r, "_security"),
+            (std::vector<IndexRow>{Token("Patient._security", "urn:sec", "R")}));
+  EXPECT_EQ(Param(r, "language"), Sorted({Token("Patient.language", "urn:ietf:bcp:47", "en"),
+                                          Token("Patient.language", "", "nl")}));
   // Patient.deceased: a computed boolean.
   EXPECT_EQ(Param(r, "deceased"), (std::vector<IndexRow>{Token("Patient.deceased", "", "false")}));
   // A Quantity is not a token: Observation.value-concept only takes CodeableConcept.
-  JsonDoc o = Parse(R"({"resourceType": "Observation", "valueQuantity": {"value": 1, "code": "mg"}})");
+  JsonDoc o =
+      Parse(R"({"resourceType": "Observation", "valueQuantity": {"value": 1, "code": "mg"}})");
   EXPECT_TRUE(Param(o, "value-concept").empty());
 }
 
@@ -361,7 +366,8 @@ TEST(ExtractTest, References) {
   JsonDoc c = Parse(R"({"resourceType": "QuestionnaireResponse",
     "questionnaire": "http://x.org/Questionnaire/q|2.0"})");
   EXPECT_EQ(Param(c, "questionnaire"),
-            (std::vector<IndexRow>{Ref("QuestionnaireResponse.questionnaire", "", "http://x.org/Questionnaire/q")}));
+            (std::vector<IndexRow>{
+                Ref("QuestionnaireResponse.questionnaire", "", "http://x.org/Questionnaire/q")}));
   // Bundle.entry[0].resource: the resource itself.
   JsonDoc b = Parse(R"({"resourceType": "Bundle", "type": "document",
     "entry": [{"resource": {"resourceType": "Composition", "id": "c9"}},
@@ -375,19 +381,24 @@ TEST(ExtractTest, QuantitiesNumbersUris) {
     "valueQuantity": {"value": 5.5, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"},
     "component": [{"valueQuantity": {"value": 7, "unit": "beats"}}]})");
   EXPECT_EQ(Param(o, "value-quantity"),
-            (std::vector<IndexRow>{Qty("Observation.value-quantity", 5.5, "http://unitsofmeasure.org", "mg")}));
+            (std::vector<IndexRow>{
+                Qty("Observation.value-quantity", 5.5, "http://unitsofmeasure.org", "mg")}));
   EXPECT_EQ(Param(o, "component-value-quantity"),
             (std::vector<IndexRow>{Qty("Observation.component-value-quantity", 7, "", "beats")}));
-  JsonDoc m = Parse(R"({"resourceType": "ChargeItem", "priceOverride": {"value": 12.5, "currency": "EUR"}})");
+  JsonDoc m = Parse(
+      R"({"resourceType": "ChargeItem", "priceOverride": {"value": 12.5, "currency": "EUR"}})");
   EXPECT_EQ(Param(m, "price-override"),
-            (std::vector<IndexRow>{Qty("ChargeItem.price-override", 12.5, "urn:iso:std:iso:4217", "EUR")}));
+            (std::vector<IndexRow>{
+                Qty("ChargeItem.price-override", 12.5, "urn:iso:std:iso:4217", "EUR")}));
   JsonDoc ra = Parse(R"({"resourceType": "RiskAssessment",
     "prediction": [{"probabilityDecimal": 0.25}, {"probabilityRange": {"low": {"value": 1}}}]})");
-  EXPECT_EQ(Param(ra, "probability"), (std::vector<IndexRow>{Num("RiskAssessment.probability", 0.25)}));
+  EXPECT_EQ(Param(ra, "probability"),
+            (std::vector<IndexRow>{Num("RiskAssessment.probability", 0.25)}));
   JsonDoc vs = Parse(R"({"resourceType": "ValueSet", "url": "http://x.org/vs",
     "meta": {"profile": ["http://p.org/a"]}})");
   EXPECT_EQ(Param(vs, "url"), (std::vector<IndexRow>{Uri("ValueSet.url", "http://x.org/vs")}));
-  EXPECT_EQ(Param(vs, "_profile"), (std::vector<IndexRow>{Uri("ValueSet._profile", "http://p.org/a")}));
+  EXPECT_EQ(Param(vs, "_profile"),
+            (std::vector<IndexRow>{Uri("ValueSet._profile", "http://p.org/a")}));
 }
 
 TEST(ExtractTest, ExtensionParametersUseTheExtensionValue) {
@@ -399,11 +410,13 @@ TEST(ExtractTest, ExtensionParametersUseTheExtensionValue) {
 }
 
 TEST(ExtractTest, IndexRowsSkipIdLastUpdatedAndDeduplicate) {
-  JsonDoc r = Parse(R"({"resourceType": "Patient", "id": "p", "meta": {"lastUpdated": "2020-01-01T00:00:00Z"},
+  JsonDoc r = Parse(
+      R"({"resourceType": "Patient", "id": "p", "meta": {"lastUpdated": "2020-01-01T00:00:00Z"},
     "name": [{"family": "Smith"}, {"family": "SMITH"}]})");
   std::vector<IndexRow> rows = ExtractIndexRows(r, R4());
-  EXPECT_EQ(rows, Sorted({Str("Patient.family", "smith"), Str("Patient.name", "smith"),
-                          Str("Patient.phonetic", "smith"), Token("Patient.deceased", "", "false")}));
+  EXPECT_EQ(rows,
+            Sorted({Str("Patient.family", "smith"), Str("Patient.name", "smith"),
+                    Str("Patient.phonetic", "smith"), Token("Patient.deceased", "", "false")}));
   JsonDoc none = Parse(R"({"id": "x"})");
   EXPECT_TRUE(ExtractIndexRows(none, R4()).empty());
   JsonDoc unknown = Parse(R"({"resourceType": "Nope", "id": "x"})");
@@ -453,19 +466,22 @@ TEST(ExtractExamplesTest, PatientExample) {
             Sorted({Str("Patient.name", "chalmers"), Str("Patient.name", "peter"),
                     Str("Patient.name", "james"), Str("Patient.name", "jim"),
                     Str("Patient.name", "windsor")}));
-  EXPECT_EQ(Only(rows, {"Patient.birthdate"}),
-            (std::vector<IndexRow>{Date("Patient.birthdate", Ms(1974, 12, 25), Ms(1974, 12, 26) - 1)}));
-  EXPECT_EQ(Only(rows, {"Patient.gender"}), (std::vector<IndexRow>{Token("Patient.gender", "", "male")}));
+  EXPECT_EQ(
+      Only(rows, {"Patient.birthdate"}),
+      (std::vector<IndexRow>{Date("Patient.birthdate", Ms(1974, 12, 25), Ms(1974, 12, 26) - 1)}));
+  EXPECT_EQ(Only(rows, {"Patient.gender"}),
+            (std::vector<IndexRow>{Token("Patient.gender", "", "male")}));
   EXPECT_EQ(Only(rows, {"Patient.identifier"}),
-            (std::vector<IndexRow>{Token("Patient.identifier", "urn:oid:1.2.36.146.595.217.0.1", "12345")}));
+            (std::vector<IndexRow>{
+                Token("Patient.identifier", "urn:oid:1.2.36.146.595.217.0.1", "12345")}));
   EXPECT_EQ(Only(rows, {"Patient.organization"}),
             (std::vector<IndexRow>{Ref("Patient.organization", "Organization", "1")}));
-  EXPECT_EQ(Only(rows, {"Patient.phone"}),
-            Sorted({Token("Patient.phone", "", "(03) 5555 6473"), Token("Patient.phone", "", "(03) 3410 5613"),
-                    Token("Patient.phone", "", "(03) 5555 8834")}));
+  EXPECT_EQ(Only(rows, {"Patient.phone"}), Sorted({Token("Patient.phone", "", "(03) 5555 6473"),
+                                                   Token("Patient.phone", "", "(03) 3410 5613"),
+                                                   Token("Patient.phone", "", "(03) 5555 8834")}));
   EXPECT_EQ(Only(rows, {"Patient.address-city", "Patient.active", "Patient.deceased"}),
-            Sorted({Str("Patient.address-city", "pleasantville"), Token("Patient.active", "", "true"),
-                    Token("Patient.deceased", "", "false")}));
+            Sorted({Str("Patient.address-city", "pleasantville"),
+                    Token("Patient.active", "", "true"), Token("Patient.deceased", "", "false")}));
   EXPECT_EQ(rows.size(), 37u);
 }
 
@@ -479,11 +495,13 @@ TEST(ExtractExamplesTest, BloodPressureCompositeTuples) {
   EXPECT_EQ(tuples[0][0],
             Sorted({Token("Observation.component-code", "http://loinc.org", "8480-6"),
                     Token("Observation.component-code", "http://snomed.info/sct", "271649006"),
-                    Token("Observation.component-code", "http://acme.org/devices/clinical-codes", "bp-s")}));
+                    Token("Observation.component-code", "http://acme.org/devices/clinical-codes",
+                          "bp-s")}));
   EXPECT_EQ(tuples[0][1], (std::vector<IndexRow>{Qty("Observation.component-value-quantity", 107,
                                                      "http://unitsofmeasure.org", "mm[Hg]")}));
-  EXPECT_EQ(tuples[1][0],
-            (std::vector<IndexRow>{Token("Observation.component-code", "http://loinc.org", "8462-4")}));
+  EXPECT_EQ(
+      tuples[1][0],
+      (std::vector<IndexRow>{Token("Observation.component-code", "http://loinc.org", "8462-4")}));
   EXPECT_EQ(tuples[1][1], (std::vector<IndexRow>{Qty("Observation.component-value-quantity", 60,
                                                      "http://unitsofmeasure.org", "mm[Hg]")}));
   // "Observation | Observation.component": the resource itself is one element.
@@ -491,8 +509,9 @@ TEST(ExtractExamplesTest, BloodPressureCompositeTuples) {
   ASSERT_NE(combo, nullptr);
   auto combo_tuples = ExtractCompositeTuples(r, *combo, R4());
   ASSERT_EQ(combo_tuples.size(), 3u);
-  EXPECT_EQ(combo_tuples[0][0],
-            (std::vector<IndexRow>{Token("Observation.combo-code", "http://loinc.org", "85354-9")}));
+  EXPECT_EQ(
+      combo_tuples[0][0],
+      (std::vector<IndexRow>{Token("Observation.combo-code", "http://loinc.org", "85354-9")}));
   EXPECT_TRUE(combo_tuples[0][1].empty());
   EXPECT_EQ(combo_tuples[2][1].size(), 1u);
   // MolecularSequence components using %resource.
@@ -503,7 +522,8 @@ TEST(ExtractExamplesTest, BloodPressureCompositeTuples) {
     "variant": [{"start": 10, "end": 20}]})");
   auto seq_tuples = ExtractCompositeTuples(seq, *ms, R4());
   ASSERT_EQ(seq_tuples.size(), 1u);
-  EXPECT_EQ(seq_tuples[0][0], (std::vector<IndexRow>{Token("MolecularSequence.chromosome", "urn:c", "1")}));
+  EXPECT_EQ(seq_tuples[0][0],
+            (std::vector<IndexRow>{Token("MolecularSequence.chromosome", "urn:c", "1")}));
   EXPECT_EQ(seq_tuples[0][1], (std::vector<IndexRow>{Num("MolecularSequence.variant-start", 10)}));
   EXPECT_EQ(seq_tuples[0][2], (std::vector<IndexRow>{Num("MolecularSequence.variant-end", 20)}));
 }
@@ -513,11 +533,20 @@ TEST(ExtractExamplesTest, BloodPressureCompositeTuples) {
 // rows.
 TEST(ExtractExamplesTest, EveryExampleResource) {
   if (!HavePackage()) GTEST_SKIP() << "FHIR package not found at " << PackageDir();
-  const std::set<std::string> kSkip = {
-      "SearchParameter",   "StructureDefinition", "ValueSet",           "CodeSystem",
-      "ConceptMap",        "OperationDefinition", "CapabilityStatement", "CompartmentDefinition",
-      "ImplementationGuide", "NamingSystem",      "StructureMap",       "TerminologyCapabilities",
-      "GraphDefinition",   "MessageDefinition"};
+  const std::set<std::string> kSkip = {"SearchParameter",
+                                       "StructureDefinition",
+                                       "ValueSet",
+                                       "CodeSystem",
+                                       "ConceptMap",
+                                       "OperationDefinition",
+                                       "CapabilityStatement",
+                                       "CompartmentDefinition",
+                                       "ImplementationGuide",
+                                       "NamingSystem",
+                                       "StructureMap",
+                                       "TerminologyCapabilities",
+                                       "GraphDefinition",
+                                       "MessageDefinition"};
   int resources = 0;
   size_t rows_total = 0;
   std::set<std::string> types;
@@ -538,12 +567,23 @@ TEST(ExtractExamplesTest, EveryExampleResource) {
     for (const IndexRow& row : rows) {
       EXPECT_EQ(row.param.rfind(type + ".", 0), 0u) << name << ": " << row.param;
       switch (row.type) {
-        case IndexType::kToken: EXPECT_FALSE(row.s2.empty()) << name << " " << row.param; break;
-        case IndexType::kString: EXPECT_FALSE(row.s1.empty()) << name << " " << row.param; break;
-        case IndexType::kDate: EXPECT_LE(row.lo, row.hi) << name << " " << row.param; break;
-        case IndexType::kReference: EXPECT_FALSE(row.s2.empty()) << name << " " << row.param; break;
-        case IndexType::kUri: EXPECT_FALSE(row.s1.empty()) << name << " " << row.param; break;
-        default: break;
+        case IndexType::kToken:
+          EXPECT_FALSE(row.s2.empty()) << name << " " << row.param;
+          break;
+        case IndexType::kString:
+          EXPECT_FALSE(row.s1.empty()) << name << " " << row.param;
+          break;
+        case IndexType::kDate:
+          EXPECT_LE(row.lo, row.hi) << name << " " << row.param;
+          break;
+        case IndexType::kReference:
+          EXPECT_FALSE(row.s2.empty()) << name << " " << row.param;
+          break;
+        case IndexType::kUri:
+          EXPECT_FALSE(row.s1.empty()) << name << " " << row.param;
+          break;
+        default:
+          break;
       }
     }
     // Composites too.

@@ -13,39 +13,152 @@ namespace {
 
 // The concrete R4 resource types (StructureDefinitions of kind "resource",
 // derivation "specialization", less the abstract DomainResource).
-constexpr std::array<std::string_view, 146> kResourceTypes = {
-    "Account", "ActivityDefinition", "AdverseEvent", "AllergyIntolerance", "Appointment",
-    "AppointmentResponse", "AuditEvent", "Basic", "Binary", "BiologicallyDerivedProduct",
-    "BodyStructure", "Bundle", "CapabilityStatement", "CarePlan", "CareTeam", "CatalogEntry",
-    "ChargeItem", "ChargeItemDefinition", "Claim", "ClaimResponse", "ClinicalImpression",
-    "CodeSystem", "Communication", "CommunicationRequest", "CompartmentDefinition", "Composition",
-    "ConceptMap", "Condition", "Consent", "Contract", "Coverage", "CoverageEligibilityRequest",
-    "CoverageEligibilityResponse", "DetectedIssue", "Device", "DeviceDefinition", "DeviceMetric",
-    "DeviceRequest", "DeviceUseStatement", "DiagnosticReport", "DocumentManifest",
-    "DocumentReference", "EffectEvidenceSynthesis", "Encounter", "Endpoint", "EnrollmentRequest",
-    "EnrollmentResponse", "EpisodeOfCare", "EventDefinition", "Evidence", "EvidenceVariable",
-    "ExampleScenario", "ExplanationOfBenefit", "FamilyMemberHistory", "Flag", "Goal",
-    "GraphDefinition", "Group", "GuidanceResponse", "HealthcareService", "ImagingStudy",
-    "Immunization", "ImmunizationEvaluation", "ImmunizationRecommendation", "ImplementationGuide",
-    "InsurancePlan", "Invoice", "Library", "Linkage", "List", "Location", "Measure",
-    "MeasureReport", "Media", "Medication", "MedicationAdministration", "MedicationDispense",
-    "MedicationKnowledge", "MedicationRequest", "MedicationStatement", "MedicinalProduct",
-    "MedicinalProductAuthorization", "MedicinalProductContraindication",
-    "MedicinalProductIndication", "MedicinalProductIngredient", "MedicinalProductInteraction",
-    "MedicinalProductManufactured", "MedicinalProductPackaged", "MedicinalProductPharmaceutical",
-    "MedicinalProductUndesirableEffect", "MessageDefinition", "MessageHeader", "MolecularSequence",
-    "NamingSystem", "NutritionOrder", "Observation", "ObservationDefinition", "OperationDefinition",
-    "OperationOutcome", "Organization", "OrganizationAffiliation", "Parameters", "Patient",
-    "PaymentNotice", "PaymentReconciliation", "Person", "PlanDefinition", "Practitioner",
-    "PractitionerRole", "Procedure", "Provenance", "Questionnaire", "QuestionnaireResponse",
-    "RelatedPerson", "RequestGroup", "ResearchDefinition", "ResearchElementDefinition",
-    "ResearchStudy", "ResearchSubject", "RiskAssessment", "RiskEvidenceSynthesis", "Schedule",
-    "SearchParameter", "ServiceRequest", "Slot", "Specimen", "SpecimenDefinition",
-    "StructureDefinition", "StructureMap", "Subscription", "Substance", "SubstanceNucleicAcid",
-    "SubstancePolymer", "SubstanceProtein", "SubstanceReferenceInformation",
-    "SubstanceSourceMaterial", "SubstanceSpecification", "SupplyDelivery", "SupplyRequest", "Task",
-    "TerminologyCapabilities", "TestReport", "TestScript", "ValueSet", "VerificationResult",
-    "VisionPrescription"};
+constexpr std::array<std::string_view, 146> kResourceTypes = {"Account",
+                                                              "ActivityDefinition",
+                                                              "AdverseEvent",
+                                                              "AllergyIntolerance",
+                                                              "Appointment",
+                                                              "AppointmentResponse",
+                                                              "AuditEvent",
+                                                              "Basic",
+                                                              "Binary",
+                                                              "BiologicallyDerivedProduct",
+                                                              "BodyStructure",
+                                                              "Bundle",
+                                                              "CapabilityStatement",
+                                                              "CarePlan",
+                                                              "CareTeam",
+                                                              "CatalogEntry",
+                                                              "ChargeItem",
+                                                              "ChargeItemDefinition",
+                                                              "Claim",
+                                                              "ClaimResponse",
+                                                              "ClinicalImpression",
+                                                              "CodeSystem",
+                                                              "Communication",
+                                                              "CommunicationRequest",
+                                                              "CompartmentDefinition",
+                                                              "Composition",
+                                                              "ConceptMap",
+                                                              "Condition",
+                                                              "Consent",
+                                                              "Contract",
+                                                              "Coverage",
+                                                              "CoverageEligibilityRequest",
+                                                              "CoverageEligibilityResponse",
+                                                              "DetectedIssue",
+                                                              "Device",
+                                                              "DeviceDefinition",
+                                                              "DeviceMetric",
+                                                              "DeviceRequest",
+                                                              "DeviceUseStatement",
+                                                              "DiagnosticReport",
+                                                              "DocumentManifest",
+                                                              "DocumentReference",
+                                                              "EffectEvidenceSynthesis",
+                                                              "Encounter",
+                                                              "Endpoint",
+                                                              "EnrollmentRequest",
+                                                              "EnrollmentResponse",
+                                                              "EpisodeOfCare",
+                                                              "EventDefinition",
+                                                              "Evidence",
+                                                              "EvidenceVariable",
+                                                              "ExampleScenario",
+                                                              "ExplanationOfBenefit",
+                                                              "FamilyMemberHistory",
+                                                              "Flag",
+                                                              "Goal",
+                                                              "GraphDefinition",
+                                                              "Group",
+                                                              "GuidanceResponse",
+                                                              "HealthcareService",
+                                                              "ImagingStudy",
+                                                              "Immunization",
+                                                              "ImmunizationEvaluation",
+                                                              "ImmunizationRecommendation",
+                                                              "ImplementationGuide",
+                                                              "InsurancePlan",
+                                                              "Invoice",
+                                                              "Library",
+                                                              "Linkage",
+                                                              "List",
+                                                              "Location",
+                                                              "Measure",
+                                                              "MeasureReport",
+                                                              "Media",
+                                                              "Medication",
+                                                              "MedicationAdministration",
+                                                              "MedicationDispense",
+                                                              "MedicationKnowledge",
+                                                              "MedicationRequest",
+                                                              "MedicationStatement",
+                                                              "MedicinalProduct",
+                                                              "MedicinalProductAuthorization",
+                                                              "MedicinalProductContraindication",
+                                                              "MedicinalProductIndication",
+                                                              "MedicinalProductIngredient",
+                                                              "MedicinalProductInteraction",
+                                                              "MedicinalProductManufactured",
+                                                              "MedicinalProductPackaged",
+                                                              "MedicinalProductPharmaceutical",
+                                                              "MedicinalProductUndesirableEffect",
+                                                              "MessageDefinition",
+                                                              "MessageHeader",
+                                                              "MolecularSequence",
+                                                              "NamingSystem",
+                                                              "NutritionOrder",
+                                                              "Observation",
+                                                              "ObservationDefinition",
+                                                              "OperationDefinition",
+                                                              "OperationOutcome",
+                                                              "Organization",
+                                                              "OrganizationAffiliation",
+                                                              "Parameters",
+                                                              "Patient",
+                                                              "PaymentNotice",
+                                                              "PaymentReconciliation",
+                                                              "Person",
+                                                              "PlanDefinition",
+                                                              "Practitioner",
+                                                              "PractitionerRole",
+                                                              "Procedure",
+                                                              "Provenance",
+                                                              "Questionnaire",
+                                                              "QuestionnaireResponse",
+                                                              "RelatedPerson",
+                                                              "RequestGroup",
+                                                              "ResearchDefinition",
+                                                              "ResearchElementDefinition",
+                                                              "ResearchStudy",
+                                                              "ResearchSubject",
+                                                              "RiskAssessment",
+                                                              "RiskEvidenceSynthesis",
+                                                              "Schedule",
+                                                              "SearchParameter",
+                                                              "ServiceRequest",
+                                                              "Slot",
+                                                              "Specimen",
+                                                              "SpecimenDefinition",
+                                                              "StructureDefinition",
+                                                              "StructureMap",
+                                                              "Subscription",
+                                                              "Substance",
+                                                              "SubstanceNucleicAcid",
+                                                              "SubstancePolymer",
+                                                              "SubstanceProtein",
+                                                              "SubstanceReferenceInformation",
+                                                              "SubstanceSourceMaterial",
+                                                              "SubstanceSpecification",
+                                                              "SupplyDelivery",
+                                                              "SupplyRequest",
+                                                              "Task",
+                                                              "TerminologyCapabilities",
+                                                              "TestReport",
+                                                              "TestScript",
+                                                              "ValueSet",
+                                                              "VerificationResult",
+                                                              "VisionPrescription"};
 
 // Resources that are not DomainResources (no text, contained, extension).
 bool IsDomainResource(std::string_view type) {
@@ -74,24 +187,33 @@ FhirPathOptions OptionsFor(const std::vector<std::string>& targets) {
 
 std::string_view SearchParamTypeName(SearchParamType type) {
   switch (type) {
-    case SearchParamType::kNumber: return "number";
-    case SearchParamType::kDate: return "date";
-    case SearchParamType::kString: return "string";
-    case SearchParamType::kToken: return "token";
-    case SearchParamType::kReference: return "reference";
-    case SearchParamType::kComposite: return "composite";
-    case SearchParamType::kQuantity: return "quantity";
-    case SearchParamType::kUri: return "uri";
-    case SearchParamType::kSpecial: return "special";
+    case SearchParamType::kNumber:
+      return "number";
+    case SearchParamType::kDate:
+      return "date";
+    case SearchParamType::kString:
+      return "string";
+    case SearchParamType::kToken:
+      return "token";
+    case SearchParamType::kReference:
+      return "reference";
+    case SearchParamType::kComposite:
+      return "composite";
+    case SearchParamType::kQuantity:
+      return "quantity";
+    case SearchParamType::kUri:
+      return "uri";
+    case SearchParamType::kSpecial:
+      return "special";
   }
   return "?";
 }
 
 Result<SearchParamType> ParseSearchParamType(std::string_view name) {
   static constexpr std::array<SearchParamType, 9> kAll = {
-      SearchParamType::kNumber,    SearchParamType::kDate,     SearchParamType::kString,
-      SearchParamType::kToken,     SearchParamType::kReference, SearchParamType::kComposite,
-      SearchParamType::kQuantity,  SearchParamType::kUri,      SearchParamType::kSpecial};
+      SearchParamType::kNumber,   SearchParamType::kDate,      SearchParamType::kString,
+      SearchParamType::kToken,    SearchParamType::kReference, SearchParamType::kComposite,
+      SearchParamType::kQuantity, SearchParamType::kUri,       SearchParamType::kSpecial};
   for (SearchParamType t : kAll) {
     if (SearchParamTypeName(t) == name) return t;
   }
@@ -192,8 +314,8 @@ Status SearchParamRegistry::Link() {
       auto compiled =
           FhirPath::Compile(c.expression, OptionsFor(c.param ? c.param->targets : p->targets));
       if (!compiled.ok()) {
-        return Status::Incorrect("search parameter " + p->url + " component: " +
-                                 compiled.status().message());
+        return Status::Incorrect("search parameter " + p->url +
+                                 " component: " + compiled.status().message());
       }
       c.path = std::move(compiled).value();
     }

@@ -120,7 +120,8 @@ class SearchParamRegistry {
   std::vector<std::unique_ptr<SearchParam>> params_;
   std::unordered_map<std::string, const SearchParam*> by_url_;
   // Per concrete resource type: code -> parameter, and the ordered list.
-  std::map<std::string, std::map<std::string, const SearchParam*, std::less<>>, std::less<>> by_type_code_;
+  std::map<std::string, std::map<std::string, const SearchParam*, std::less<>>, std::less<>>
+      by_type_code_;
   std::map<std::string, std::vector<const SearchParam*>, std::less<>> by_type_;
   std::map<std::string, std::vector<BoundSearchParam>, std::less<>> bound_by_type_;
 };

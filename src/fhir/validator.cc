@@ -63,16 +63,26 @@ enum class Prim : uint8_t {
 
 std::optional<Prim> PrimFromName(std::string_view name) {
   static const std::unordered_map<std::string_view, Prim> kByName = {
-      {"boolean", Prim::kBoolean},     {"integer", Prim::kInteger},
-      {"positiveInt", Prim::kPositiveInt}, {"unsignedInt", Prim::kUnsignedInt},
-      {"decimal", Prim::kDecimal},     {"string", Prim::kString},
-      {"markdown", Prim::kMarkdown},   {"xhtml", Prim::kXhtml},
-      {"code", Prim::kCode},           {"id", Prim::kId},
-      {"uri", Prim::kUri},             {"url", Prim::kUrl},
-      {"canonical", Prim::kCanonical}, {"oid", Prim::kOid},
-      {"uuid", Prim::kUuid},           {"base64Binary", Prim::kBase64Binary},
-      {"date", Prim::kDate},           {"dateTime", Prim::kDateTime},
-      {"instant", Prim::kInstant},     {"time", Prim::kTime},
+      {"boolean", Prim::kBoolean},
+      {"integer", Prim::kInteger},
+      {"positiveInt", Prim::kPositiveInt},
+      {"unsignedInt", Prim::kUnsignedInt},
+      {"decimal", Prim::kDecimal},
+      {"string", Prim::kString},
+      {"markdown", Prim::kMarkdown},
+      {"xhtml", Prim::kXhtml},
+      {"code", Prim::kCode},
+      {"id", Prim::kId},
+      {"uri", Prim::kUri},
+      {"url", Prim::kUrl},
+      {"canonical", Prim::kCanonical},
+      {"oid", Prim::kOid},
+      {"uuid", Prim::kUuid},
+      {"base64Binary", Prim::kBase64Binary},
+      {"date", Prim::kDate},
+      {"dateTime", Prim::kDateTime},
+      {"instant", Prim::kInstant},
+      {"time", Prim::kTime},
   };
   auto it = kByName.find(name);
   if (it == kByName.end()) return std::nullopt;
@@ -240,7 +250,8 @@ bool CodeText(std::string_view s) {
 bool IdText(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || IsDigit(c) || c == '-' || c == '.';
+    bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || IsDigit(c) || c == '-' || c == '.';
     if (!ok) return false;
   }
   return true;
@@ -355,18 +366,18 @@ struct Table;
 
 // One JSON property name an object of a table may carry.
 struct Child {
-  std::string json_name;     // "valueQuantity", "_birthDate"
-  std::string value_name;    // the property without "_": "birthDate"
-  std::string type_name;     // "date", "HumanName", "Patient.contact", "Resource"
+  std::string json_name;         // "valueQuantity", "_birthDate"
+  std::string value_name;        // the property without "_": "birthDate"
+  std::string type_name;         // "date", "HumanName", "Patient.contact", "Resource"
   const Table* table = nullptr;  // complex: its elements; primitive: the
                                  // primitive type's table (for "_name")
   uint32_t hash = 0;
   Shape shape = Shape::kComplex;
   Prim prim = Prim::kString;
-  uint8_t slot = 0;          // the element's index in its table
-  bool is_array = false;     // max != "1"
-  bool is_extension = false; // this is the "_name" sibling
-  int32_t max = -1;          // -1 for "*"
+  uint8_t slot = 0;           // the element's index in its table
+  bool is_array = false;      // max != "1"
+  bool is_extension = false;  // this is the "_name" sibling
+  int32_t max = -1;           // -1 for "*"
 };
 
 // A cheap hash of a short property name: its length and its first and last
@@ -388,7 +399,8 @@ uint32_t Hash(std::string_view s) {
   } else {
     for (size_t i = 0; i < n; ++i) a = (a << 8) | static_cast<unsigned char>(p[i]);
   }
-  uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ (n * 0x165667B19E3779F9ull);
+  uint64_t h =
+      (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ (n * 0x165667B19E3779F9ull);
   return static_cast<uint32_t>(h ^ (h >> 29) ^ (h >> 47));
 }
 
@@ -398,8 +410,8 @@ struct Table {
   std::string name;  // "Patient", "Patient.contact", "HumanName", "string"
   std::vector<Child> children;
   std::vector<std::string> element_names;  // by slot: "name", "value[x]"
-  uint64_t required = 0;                    // slots with min >= 1
-  std::vector<uint16_t> buckets;            // child index + 1; 0 = empty
+  uint64_t required = 0;                   // slots with min >= 1
+  std::vector<uint16_t> buckets;           // child index + 1; 0 = empty
   uint32_t bucket_mask = 0;
 
   void BuildIndex() {
@@ -431,7 +443,9 @@ struct TransparentHash {
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
 };
 
-std::string_view View(const Json& v) { return std::string_view(v.GetString(), v.GetStringLength()); }
+std::string_view View(const Json& v) {
+  return std::string_view(v.GetString(), v.GetStringLength());
+}
 
 const char* KindName(const Json& v) {
   switch (v.GetType()) {
@@ -464,7 +478,8 @@ struct ValidatorTables {
   // Abstract resource types ("Resource", "DomainResource"), for messages.
   std::unordered_map<std::string, bool, TransparentHash, std::equal_to<>> abstract_resources;
   // Top-level summary elements per type ("value[x]" for a choice).
-  std::unordered_map<std::string, std::vector<std::string>, TransparentHash, std::equal_to<>> summary;
+  std::unordered_map<std::string, std::vector<std::string>, TransparentHash, std::equal_to<>>
+      summary;
 };
 
 namespace {
@@ -612,8 +627,8 @@ class Run {
     if (first_value == child.value_name) {
       return "duplicate property '" + std::string(name) + "'";
     }
-    return "'" + std::string(name) + "' and '" + first + "' are both values of the choice element '" +
-           element + "' (only one type is allowed)";
+    return "'" + std::string(name) + "' and '" + first +
+           "' are both values of the choice element '" + element + "' (only one type is allowed)";
   }
 
   // `value` is the property, `ext` its "_name" sibling; either may be null.
@@ -625,9 +640,8 @@ class Run {
         return;
       }
       if (ext != nullptr && !ext->IsArray()) {
-        Report("structure", "'_" + c.value_name +
-                                "' must be an array aligned with '" + c.value_name +
-                                "', found " + KindName(*ext));
+        Report("structure", "'_" + c.value_name + "' must be an array aligned with '" +
+                                c.value_name + "', found " + KindName(*ext));
         ext = nullptr;
       }
       if (value != nullptr && value->Empty()) {
@@ -681,8 +695,7 @@ class Run {
       } else if (c.shape == Shape::kResource) {
         Resource(*value, /*root=*/false);
       } else if (!value->IsObject()) {
-        Report("structure",
-               "expected an object (" + c.type_name + "), found " + KindName(*value));
+        Report("structure", "expected an object (" + c.type_name + "), found " + KindName(*value));
       } else {
         Object(*value, *c.table, /*is_resource=*/false);
       }
@@ -699,8 +712,8 @@ class Run {
     if (!value_null) Primitive(c, *value);
     if (!ext_null) {
       if (!ext->IsObject()) {
-        Report("structure", "'_" + c.value_name + "' entries must be objects, found " +
-                                KindName(*ext));
+        Report("structure",
+               "'_" + c.value_name + "' entries must be objects, found " + KindName(*ext));
       } else {
         Object(*ext, *c.table, /*is_resource=*/false);
       }
@@ -723,7 +736,8 @@ class Run {
           return;
         }
         if (v.IsDouble()) {
-          Report("value", c.type_name + " must be a whole number without fraction or exponent, found " +
+          Report("value", c.type_name +
+                              " must be a whole number without fraction or exponent, found " +
                               NumberText(v));
           return;
         }
@@ -867,7 +881,8 @@ Result<std::shared_ptr<const Validator>> Validator::FromDefinitions(std::string_
       if (Parent(def.path).empty()) {
         return Status::Incorrect("structure definitions: bad element path '" + def.path + "'");
       }
-      if (const Json* min = Member(e, "min"); min != nullptr && min->IsInt()) def.min = min->GetInt();
+      if (const Json* min = Member(e, "min"); min != nullptr && min->IsInt())
+        def.min = min->GetInt();
       std::string_view max = StringMember(e, "max");
       if (max == "*") {
         def.max = -1;
@@ -966,8 +981,8 @@ Result<std::shared_ptr<const Validator>> Validator::FromDefinitions(std::string_
           auto it = tables->by_path.find(code);
           auto info_it = infos.find(code);
           if (it == tables->by_path.end() || info_it == infos.end()) {
-            return Status::Incorrect("structure definitions: " + def.path +
-                                     " has unknown type " + code);
+            return Status::Incorrect("structure definitions: " + def.path + " has unknown type " +
+                                     code);
           }
           c.table = it->second;
           if (info_it->second.kind == "primitive-type") {

@@ -62,8 +62,9 @@ TEST(ValidatorTest, ResourceTypeMustBeAKnownConcreteResource) {
             Issues{Error("invalid", "resourceType", "resource type 'DomainResource' is abstract")});
   EXPECT_EQ(Check(R"({"resourceType":"HumanName"})"),
             Issues{Error("invalid", "resourceType", "unknown resource type 'HumanName'")});
-  EXPECT_EQ(Check(R"({"resourceType":7})"),
-            Issues{Error("invalid", "resourceType", "resourceType must be a string, found number")});
+  EXPECT_EQ(
+      Check(R"({"resourceType":7})"),
+      Issues{Error("invalid", "resourceType", "resourceType must be a string, found number")});
   EXPECT_EQ(Check(R"([{"resourceType":"Patient"}])"),
             Issues{Error("invalid", "", "expected a resource (JSON object), found array")});
 }
@@ -173,17 +174,18 @@ TEST(ValidatorTest, DatesAndTimes) {
             Issues{Error("value", "Patient.birthDate", "invalid date '1970-13-01'")});
   EXPECT_EQ(Check(R"({"resourceType":"Patient","birthDate":"1970-01-01T00:00:00Z"})"),
             Issues{Error("value", "Patient.birthDate", "invalid date '1970-01-01T00:00:00Z'")});
-  EXPECT_EQ(Check(R"({"resourceType":"Patient","deceasedDateTime":"2020-01-01T10:00:00"})"),
-            Issues{Error("value", "Patient.deceasedDateTime",
-                         "invalid dateTime '2020-01-01T10:00:00'")});
+  EXPECT_EQ(
+      Check(R"({"resourceType":"Patient","deceasedDateTime":"2020-01-01T10:00:00"})"),
+      Issues{Error("value", "Patient.deceasedDateTime", "invalid dateTime '2020-01-01T10:00:00'")});
   EXPECT_EQ(Check(R"({"resourceType":"Patient","meta":{"lastUpdated":"2020-01-01"}})"),
             Issues{Error("value", "Patient.meta.lastUpdated", "invalid instant '2020-01-01'")});
   EXPECT_EQ(Check(R"({"resourceType":"Patient","deceasedDateTime":"2020-02",
                       "meta":{"lastUpdated":"2020-01-01T23:59:60.123456-14:00"}})"),
             Issues{});  // partial dateTime; leap second and -14:00 are allowed
-  EXPECT_EQ(Check(R"({"resourceType":"Patient","meta":{"lastUpdated":"2020-01-01T10:00:00+14:01"}})"),
-            Issues{Error("value", "Patient.meta.lastUpdated",
-                         "invalid instant '2020-01-01T10:00:00+14:01'")});
+  EXPECT_EQ(
+      Check(R"({"resourceType":"Patient","meta":{"lastUpdated":"2020-01-01T10:00:00+14:01"}})"),
+      Issues{Error("value", "Patient.meta.lastUpdated",
+                   "invalid instant '2020-01-01T10:00:00+14:01'")});
   EXPECT_EQ(Check(R"({"resourceType":"Patient","deceasedDateTime":"2020-02-29T24:00:00+14:00"})"),
             Issues{Error("value", "Patient.deceasedDateTime",
                          "invalid dateTime '2020-02-29T24:00:00+14:00'")});
@@ -206,15 +208,18 @@ TEST(ValidatorTest, IdsCodesUrisAndStrings) {
             Issues{Error("value", "Patient.name[0].given[1]",
                          "empty string (FHIR does not allow empty strings; omit the property)")});
   EXPECT_EQ(Check(R"({"resourceType":"Patient","name":[{"text":"a\u0001b"}]})"),
-            Issues{Error("value", "Patient.name[0].text", "invalid string 'a\x01" "b'")});
+            Issues{Error("value", "Patient.name[0].text",
+                         "invalid string 'a\x01"
+                         "b'")});
   EXPECT_EQ(Check(R"({"resourceType":"Patient","photo":[{"data":"abc"}]})"),
             Issues{Error("value", "Patient.photo[0].data", "invalid base64Binary 'abc'")});
 }
 
 TEST(ValidatorTest, IntegerRanges) {
-  EXPECT_EQ(Check(R"({"resourceType":"Patient","multipleBirthInteger":1.5})"),
-            Issues{Error("value", "Patient.multipleBirthInteger",
-                         "integer must be a whole number without fraction or exponent, found 1.5")});
+  EXPECT_EQ(
+      Check(R"({"resourceType":"Patient","multipleBirthInteger":1.5})"),
+      Issues{Error("value", "Patient.multipleBirthInteger",
+                   "integer must be a whole number without fraction or exponent, found 1.5")});
   EXPECT_EQ(Check(R"({"resourceType":"Patient","multipleBirthInteger":2147483648})"),
             Issues{Error("value", "Patient.multipleBirthInteger",
                          "integer out of range [-2147483648, 2147483647]: 2147483648")});
@@ -232,8 +237,9 @@ TEST(ValidatorTest, IntegerRanges) {
 TEST(ValidatorTest, ChoiceElements) {
   const char* kObs = R"({"resourceType":"Observation","status":"final","code":{"text":"x"},)";
   EXPECT_EQ(Check(std::string(kObs) + R"("valueQuantity":{"value":1.5,"unit":"mg"}})"), Issues{});
-  EXPECT_EQ(Check(std::string(kObs) + R"("value":5})"),
-            Issues{Error("structure", "Observation.value", "unknown element 'value' in Observation")});
+  EXPECT_EQ(
+      Check(std::string(kObs) + R"("value":5})"),
+      Issues{Error("structure", "Observation.value", "unknown element 'value' in Observation")});
   EXPECT_EQ(Check(std::string(kObs) + R"("valueDecimal":5})"),
             Issues{Error("structure", "Observation.valueDecimal",
                          "unknown element 'valueDecimal' in Observation")});
@@ -276,33 +282,36 @@ TEST(ValidatorTest, PrimitiveExtensionSiblings) {
             Issues{});
   // Aligned arrays, null where only the other side has content.
   EXPECT_EQ(Check(std::string(R"({"resourceType":"Patient","name":[{"given":["A",null,"C"],
-                  "_given":[null,)") + kExt + "," + kExt + "]}]}"),
+                  "_given":[null,)") +
+                  kExt + "," + kExt + "]}]}"),
             Issues{});
   // Extension array without values.
-  EXPECT_EQ(Check(std::string(R"({"resourceType":"Patient","name":[{"_given":[)") + kExt +
-                  "]}]}"),
+  EXPECT_EQ(Check(std::string(R"({"resourceType":"Patient","name":[{"_given":[)") + kExt + "]}]}"),
             Issues{});
   EXPECT_EQ(Check(std::string(R"({"resourceType":"Patient","name":[{"given":["A","B"],
-                  "_given":[)") + kExt + "]}]}"),
+                  "_given":[)") +
+                  kExt + "]}]}"),
             Issues{Error("structure", "Patient.name[0].given",
                          "'_given' has 1 entries but 'given' has 2")});
-  EXPECT_EQ(Check(R"({"resourceType":"Patient","name":[{"given":["A",null],"_given":[null,null]}]})"),
-            Issues{Error("structure", "Patient.name[0].given[1]",
-                         "'given' and '_given' are both null or absent at the same index")});
+  EXPECT_EQ(
+      Check(R"({"resourceType":"Patient","name":[{"given":["A",null],"_given":[null,null]}]})"),
+      Issues{Error("structure", "Patient.name[0].given[1]",
+                   "'given' and '_given' are both null or absent at the same index")});
   EXPECT_EQ(Check(R"({"resourceType":"Patient","name":[{"given":["A",null]}]})"),
             Issues{Error("structure", "Patient.name[0].given[1]",
                          "'given' and '_given' are both null or absent at the same index")});
   EXPECT_EQ(Check(R"({"resourceType":"Patient","birthDate":"1970","_birthDate":"x"})"),
             Issues{Error("structure", "Patient.birthDate",
                          "'_birthDate' must be an object, found string")});
-  EXPECT_EQ(Check(std::string(R"({"resourceType":"Patient","_gender":[)") + kExt + "]}"),
-            Issues{Error("structure", "Patient.gender", "'_gender' must be an object, found array")});
+  EXPECT_EQ(
+      Check(std::string(R"({"resourceType":"Patient","_gender":[)") + kExt + "]}"),
+      Issues{Error("structure", "Patient.gender", "'_gender' must be an object, found array")});
   // The sibling is an Element: id and extension only, validated recursively.
-  EXPECT_EQ(Check(R"({"resourceType":"Patient","_birthDate":{"extension":[{"url":"u","valueDate":"x"}],
+  EXPECT_EQ(
+      Check(R"({"resourceType":"Patient","_birthDate":{"extension":[{"url":"u","valueDate":"x"}],
                       "value":"1970"}})"),
-            (Issues{Error("value", "Patient.birthDate.extension[0].valueDate", "invalid date 'x'"),
-                    Error("structure", "Patient.birthDate.value",
-                          "unknown element 'value' in date")}));
+      (Issues{Error("value", "Patient.birthDate.extension[0].valueDate", "invalid date 'x'"),
+              Error("structure", "Patient.birthDate.value", "unknown element 'value' in date")}));
   // Complex elements have no "_name" sibling.
   EXPECT_EQ(Check(std::string(R"({"resourceType":"Patient","_name":)") + kExt + "}"),
             Issues{Error("structure", "Patient._name", "unknown element '_name' in Patient")});
@@ -323,21 +332,21 @@ TEST(ValidatorTest, NullsAndEmptyContainers) {
 }
 
 TEST(ValidatorTest, NestedResourcesAreValidatedAsTheirOwnType) {
-  EXPECT_EQ(Check(R"({"resourceType":"Patient","contained":[
+  EXPECT_EQ(
+      Check(R"({"resourceType":"Patient","contained":[
                       {"resourceType":"Organization","id":"o1","name":""},
                       {"resourceType":"Foo"},
                       {"name":"x"},
                       {"resourceType":"Practitioner","gender":"male","birthDate":"1970-1-1"},
                       "Organization/1"],
                       "managingOrganization":{"reference":"#o1"}})"),
-            (Issues{Error("value", "Patient.contained[0].name",
-                          "empty string (FHIR does not allow empty strings; omit the property)"),
-                    Error("invalid", "Patient.contained[1].resourceType",
-                          "unknown resource type 'Foo'"),
-                    Error("invalid", "Patient.contained[2].resourceType", "missing resourceType"),
-                    Error("value", "Patient.contained[3].birthDate", "invalid date '1970-1-1'"),
-                    Error("structure", "Patient.contained[4]",
-                          "expected a resource (JSON object), found string")}));
+      (Issues{Error("value", "Patient.contained[0].name",
+                    "empty string (FHIR does not allow empty strings; omit the property)"),
+              Error("invalid", "Patient.contained[1].resourceType", "unknown resource type 'Foo'"),
+              Error("invalid", "Patient.contained[2].resourceType", "missing resourceType"),
+              Error("value", "Patient.contained[3].birthDate", "invalid date '1970-1-1'"),
+              Error("structure", "Patient.contained[4]",
+                    "expected a resource (JSON object), found string")}));
   EXPECT_EQ(Check(R"({"resourceType":"Bundle","type":"transaction","entry":[
                       {"fullUrl":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a",
                        "resource":{"resourceType":"Patient","active":"yes"},
@@ -403,7 +412,8 @@ TEST(ValidatorTest, DeepNestingIsBounded) {
 }
 
 TEST(ValidatorTest, ConcurrentValidationGivesTheSameAnswer) {
-  Result<JsonDoc> doc = ParseJson(R"({"resourceType":"Patient","birthDate":"x","name":[{"given":[""]}]})");
+  Result<JsonDoc> doc =
+      ParseJson(R"({"resourceType":"Patient","birthDate":"x","name":[{"given":[""]}]})");
   ASSERT_TRUE(doc.ok());
   Issues expected = Validator::R4()->Validate(*doc);
   ASSERT_EQ(expected.size(), 2u);
@@ -432,8 +442,9 @@ TEST(ValidatorTest, FromDefinitionsRejectsGarbage) {
         {"path":"Thing.name","min":1,"types":["string"]}]}}})");
   ASSERT_TRUE(tiny.ok()) << tiny.status().ToString();
   JsonDoc doc = ParseJson(R"({"resourceType":"Thing"})").value();
-  EXPECT_EQ((*tiny)->Validate(doc),
-            Issues{Error("required", "Thing.name", "missing required element 'name' (min 1) in Thing")});
+  EXPECT_EQ(
+      (*tiny)->Validate(doc),
+      Issues{Error("required", "Thing.name", "missing required element 'name' (min 1) in Thing")});
   EXPECT_FALSE((*tiny)->IsResourceType("Patient"));
 }
 
@@ -447,53 +458,103 @@ struct Sample {
 };
 
 const Sample kSamples[] = {
-    {"boolean", "true", true}, {"boolean", "false", true}, {"boolean", "True", false},
+    {"boolean", "true", true},
+    {"boolean", "false", true},
+    {"boolean", "True", false},
     {"boolean", "1", false},
-    {"integer", "0", true}, {"integer", "-12", true}, {"integer", "007", false},
-    {"integer", "+1", false}, {"integer", "1.0", false}, {"integer", "2147483647", true},
-    {"positiveInt", "1", true}, {"positiveInt", "0", false}, {"positiveInt", "-1", false},
-    {"unsignedInt", "0", true}, {"unsignedInt", "00", false}, {"unsignedInt", "12", true},
-    {"decimal", "0", true}, {"decimal", "-0.5", true}, {"decimal", "1e10", true},
-    {"decimal", "1.5E-3", true}, {"decimal", ".5", false}, {"decimal", "01", false},
-    {"decimal", "1.", false}, {"decimal", "1e", false},
-    {"string", "a b", true}, {"string", " padded ", true}, {"string", "line\nbreak", true},
-    {"string", "", false}, {"string", "\f", false},
-    {"markdown", "# Title\n\n*x*", true}, {"markdown", "", false},
-    {"code", "active", true}, {"code", "two words", true}, {"code", " lead", false},
-    {"code", "trail ", false}, {"code", "two  spaces", false}, {"code", "", false},
+    {"integer", "0", true},
+    {"integer", "-12", true},
+    {"integer", "007", false},
+    {"integer", "+1", false},
+    {"integer", "1.0", false},
+    {"integer", "2147483647", true},
+    {"positiveInt", "1", true},
+    {"positiveInt", "0", false},
+    {"positiveInt", "-1", false},
+    {"unsignedInt", "0", true},
+    {"unsignedInt", "00", false},
+    {"unsignedInt", "12", true},
+    {"decimal", "0", true},
+    {"decimal", "-0.5", true},
+    {"decimal", "1e10", true},
+    {"decimal", "1.5E-3", true},
+    {"decimal", ".5", false},
+    {"decimal", "01", false},
+    {"decimal", "1.", false},
+    {"decimal", "1e", false},
+    {"string", "a b", true},
+    {"string", " padded ", true},
+    {"string", "line\nbreak", true},
+    {"string", "", false},
+    {"string", "\f", false},
+    {"markdown", "# Title\n\n*x*", true},
+    {"markdown", "", false},
+    {"code", "active", true},
+    {"code", "two words", true},
+    {"code", " lead", false},
+    {"code", "trail ", false},
+    {"code", "two  spaces", false},
+    {"code", "", false},
     {"code", "tab\tok", true},
-    {"id", "abc-12.3", true}, {"id", "a_b", false}, {"id", "", false},
+    {"id", "abc-12.3", true},
+    {"id", "a_b", false},
+    {"id", "", false},
     {"id", "0123456789012345678901234567890123456789012345678901234567890123", true},
     {"id", "01234567890123456789012345678901234567890123456789012345678901234", false},
-    {"uri", "http://x.org/a?b=c", true}, {"uri", "urn:a b", false}, {"uri", "#local", true},
-    {"url", "http://x", true}, {"url", "http://x y", false},
-    {"canonical", "http://x|1.0", true}, {"canonical", "a\tb", false},
-    {"oid", "urn:oid:1.2.3", true}, {"oid", "urn:oid:1", false}, {"oid", "urn:oid:3.1", false},
-    {"oid", "urn:oid:1.02", false}, {"oid", "urn:oid:2.0.10", true},
+    {"uri", "http://x.org/a?b=c", true},
+    {"uri", "urn:a b", false},
+    {"uri", "#local", true},
+    {"url", "http://x", true},
+    {"url", "http://x y", false},
+    {"canonical", "http://x|1.0", true},
+    {"canonical", "a\tb", false},
+    {"oid", "urn:oid:1.2.3", true},
+    {"oid", "urn:oid:1", false},
+    {"oid", "urn:oid:3.1", false},
+    {"oid", "urn:oid:1.02", false},
+    {"oid", "urn:oid:2.0.10", true},
     {"uuid", "urn:uuid:c757873d-ec9a-4326-a141-556f43239520", true},
     {"uuid", "urn:uuid:C757873D-EC9A-4326-A141-556F43239520", false},
     {"uuid", "c757873d-ec9a-4326-a141-556f43239520", false},
-    {"base64Binary", "aGVsbG8=", true}, {"base64Binary", "aGVs bG8=", true},
-    {"base64Binary", " aGVsbG8= ", true}, {"base64Binary", "aGV sbG8=", false},
-    {"base64Binary", "aGVsbG8", false}, {"base64Binary", "aGVs!G8=", false},
-    {"date", "2020", true}, {"date", "2020-02", true}, {"date", "2020-02-29", true},
-    {"date", "0000", false}, {"date", "2020-00", false}, {"date", "2020-1", false},
-    {"date", "2020-01-32", false}, {"date", "20200101", false},
-    {"dateTime", "2020-01-01T10:00:00Z", true}, {"dateTime", "2020-01-01T10:00:00.123+05:30", true},
-    {"dateTime", "2020-01-01T10:00Z", false}, {"dateTime", "2020-01-01T10:00:00", false},
-    {"dateTime", "2020-01-01T10:00:00+14:00", true}, {"dateTime", "2020-01-01T10:00:00+14:30", false},
-    {"dateTime", "2020-01-01T10:00:00-13:59", true}, {"dateTime", "2020-01-01T23:59:60Z", true},
-    {"dateTime", "2020-01-01T24:00:00Z", false}, {"dateTime", "2020", true},
-    {"instant", "2020-01-01T10:00:00Z", true}, {"instant", "2020-01-01", false},
+    {"base64Binary", "aGVsbG8=", true},
+    {"base64Binary", "aGVs bG8=", true},
+    {"base64Binary", " aGVsbG8= ", true},
+    {"base64Binary", "aGV sbG8=", false},
+    {"base64Binary", "aGVsbG8", false},
+    {"base64Binary", "aGVs!G8=", false},
+    {"date", "2020", true},
+    {"date", "2020-02", true},
+    {"date", "2020-02-29", true},
+    {"date", "0000", false},
+    {"date", "2020-00", false},
+    {"date", "2020-1", false},
+    {"date", "2020-01-32", false},
+    {"date", "20200101", false},
+    {"dateTime", "2020-01-01T10:00:00Z", true},
+    {"dateTime", "2020-01-01T10:00:00.123+05:30", true},
+    {"dateTime", "2020-01-01T10:00Z", false},
+    {"dateTime", "2020-01-01T10:00:00", false},
+    {"dateTime", "2020-01-01T10:00:00+14:00", true},
+    {"dateTime", "2020-01-01T10:00:00+14:30", false},
+    {"dateTime", "2020-01-01T10:00:00-13:59", true},
+    {"dateTime", "2020-01-01T23:59:60Z", true},
+    {"dateTime", "2020-01-01T24:00:00Z", false},
+    {"dateTime", "2020", true},
+    {"instant", "2020-01-01T10:00:00Z", true},
+    {"instant", "2020-01-01", false},
     {"instant", "2020-01-01T10:00:00.Z", false},
-    {"time", "10:00:00", true}, {"time", "10:00:00.5", true}, {"time", "10:00", false},
+    {"time", "10:00:00", true},
+    {"time", "10:00:00.5", true},
+    {"time", "10:00", false},
     {"time", "10:00:00Z", false},
-    {"xhtml", "<div/>", true}, {"xhtml", "", false},
+    {"xhtml", "<div/>", true},
+    {"xhtml", "", false},
 };
 
 TEST(ValidatorTest, PrimitiveLexicalForms) {
   for (const Sample& s : kSamples) {
-    EXPECT_EQ(Validator::IsValidPrimitive(s.type, s.text), s.valid) << s.type << " '" << s.text << "'";
+    EXPECT_EQ(Validator::IsValidPrimitive(s.type, s.text), s.valid)
+        << s.type << " '" << s.text << "'";
   }
   EXPECT_FALSE(Validator::IsValidPrimitive("HumanName", "x"));
 }
@@ -548,11 +609,20 @@ TEST(ValidatorTest, LexicalFormsAgreeWithDefinitionRegexes) {
 // Conformance and terminology resources: not validated here (they are
 // definitions, not care record content).
 const std::set<std::string> kSkippedTypes = {
-    "StructureDefinition", "SearchParameter",        "ValueSet",
-    "CodeSystem",          "ConceptMap",             "OperationDefinition",
-    "CapabilityStatement", "CompartmentDefinition",  "ImplementationGuide",
-    "NamingSystem",        "StructureMap",           "TerminologyCapabilities",
-    "GraphDefinition",     "MessageDefinition",
+    "StructureDefinition",
+    "SearchParameter",
+    "ValueSet",
+    "CodeSystem",
+    "ConceptMap",
+    "OperationDefinition",
+    "CapabilityStatement",
+    "CompartmentDefinition",
+    "ImplementationGuide",
+    "NamingSystem",
+    "StructureMap",
+    "TerminologyCapabilities",
+    "GraphDefinition",
+    "MessageDefinition",
 };
 
 // Examples in hl7.fhir.r4.examples@4.0.1 that are themselves structurally

@@ -18,11 +18,11 @@ using fhir::JsonDoc;
 
 struct Entry {
   size_t index = 0;
-  std::string method;      // GET POST PUT PATCH DELETE HEAD
-  std::string url;         // request.url as given
-  std::string type;        // from the url
-  std::string id;          // from the url, if any
-  std::string query;       // conditional query, if any ("Type?query")
+  std::string method;  // GET POST PUT PATCH DELETE HEAD
+  std::string url;     // request.url as given
+  std::string type;    // from the url
+  std::string id;      // from the url, if any
+  std::string query;   // conditional query, if any ("Type?query")
   std::string full_url;
   const Json* resource = nullptr;
   Preconditions pre;
@@ -66,7 +66,8 @@ Result<std::vector<Entry>> ParseEntries(const Json& bundle) {
     en.method = fhir::StringMember(*req, "method");
     en.url = fhir::StringMember(*req, "url");
     static const std::set<std::string> kMethods = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
-    if (!kMethods.contains(en.method)) return Status::Incorrect(where + ".request.method is missing or unknown");
+    if (!kMethods.contains(en.method))
+      return Status::Incorrect(where + ".request.method is missing or unknown");
     if (en.url.empty()) return Status::Incorrect(where + ".request.url is missing");
     std::string url = en.url;
     if (!url.empty() && url[0] == '/') url = url.substr(1);
@@ -85,8 +86,10 @@ Result<std::vector<Entry>> ParseEntries(const Json& bundle) {
     en.pre.if_none_exist = fhir::StringMember(*req, "ifNoneExist");
     if (auto m = fhir::StringMember(*req, "ifMatch"); !m.empty()) en.pre.if_match = ParseEtag(m);
     if (auto m = fhir::StringMember(*req, "ifNoneMatch"); !m.empty()) {
-      if (m == "*") en.pre.if_none_match_any = true;
-      else en.pre.if_none_match = ParseEtag(m);
+      if (m == "*")
+        en.pre.if_none_match_any = true;
+      else
+        en.pre.if_none_match = ParseEtag(m);
     }
     out.push_back(std::move(en));
   }
@@ -108,7 +111,8 @@ Status RewriteReferences(Json& node, const std::map<std::string, std::string>& m
       std::string ref(fhir::AsView(m.value));
       auto it = map.find(ref);
       if (it != map.end()) {
-        m.value.SetString(it->second.c_str(), static_cast<rapidjson::SizeType>(it->second.size()), a);
+        m.value.SetString(it->second.c_str(), static_cast<rapidjson::SizeType>(it->second.size()),
+                          a);
       } else if (size_t q = ref.find('?');
                  q != std::string::npos && ref.substr(0, q).find("://") == std::string::npos) {
         // Conditional "Type?query"; the query itself may hold URLs
@@ -127,10 +131,14 @@ Status RewriteReferences(Json& node, const std::map<std::string, std::string>& m
 
 std::string StatusLine(Response::Kind k) {
   switch (k) {
-    case Response::Kind::kCreated: return "201 Created";
-    case Response::Kind::kNoContent: return "204 No Content";
-    case Response::Kind::kNotModified: return "304 Not Modified";
-    default: return "200 OK";
+    case Response::Kind::kCreated:
+      return "201 Created";
+    case Response::Kind::kNoContent:
+      return "204 No Content";
+    case Response::Kind::kNotModified:
+      return "304 Not Modified";
+    default:
+      return "200 OK";
   }
 }
 
@@ -152,28 +160,41 @@ std::string ResponseEntry(const Response& r, const std::string& base_url) {
 
 int HttpStatusOf(StatusCode c) {
   switch (c) {
-    case StatusCode::kIncorrect: return 400;
-    case StatusCode::kForbidden: return 403;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kConflict: return 409;
-    case StatusCode::kGone: return 410;
-    case StatusCode::kPrecondition: return 412;
-    case StatusCode::kUnprocessable: return 422;
-    case StatusCode::kUnsupported: return 405;
-    case StatusCode::kBusy: return 429;
-    case StatusCode::kUnavailable: return 503;
-    default: return 500;
+    case StatusCode::kIncorrect:
+      return 400;
+    case StatusCode::kForbidden:
+      return 403;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kConflict:
+      return 409;
+    case StatusCode::kGone:
+      return 410;
+    case StatusCode::kPrecondition:
+      return 412;
+    case StatusCode::kUnprocessable:
+      return 422;
+    case StatusCode::kUnsupported:
+      return 405;
+    case StatusCode::kBusy:
+      return 429;
+    case StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
 std::string ErrorEntry(const Status& s) {
   std::string code = s.code() == StatusCode::kNotFound ? "not-found"
-                     : s.code() == StatusCode::kConflict || s.code() == StatusCode::kPrecondition ? "conflict"
+                     : s.code() == StatusCode::kConflict || s.code() == StatusCode::kPrecondition
+                         ? "conflict"
                      : s.code() == StatusCode::kUnprocessable ? "invalid"
                                                               : "processing";
   return "{\"response\":{\"status\":" + JsonString(std::to_string(HttpStatusOf(s.code()))) +
          ",\"outcome\":{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"error\","
-         "\"code\":" + JsonString(code) + ",\"diagnostics\":" + JsonString(s.message()) + "}]}}}";
+         "\"code\":" +
+         JsonString(code) + ",\"diagnostics\":" + JsonString(s.message()) + "}]}}}";
 }
 
 }  // namespace
@@ -183,8 +204,11 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
   fhir::NumberTexts number_texts;
   ASSIGN_OR_RETURN(JsonDoc doc, fhir::ParseJsonKeepingNumbers(body, &number_texts));
   std::shared_ptr<const fhir::NumberTexts> numbers;
-  if (!number_texts.empty()) numbers = std::make_shared<const fhir::NumberTexts>(std::move(number_texts));
-  auto pointer_of = [](const Entry& e) { return "/entry/" + std::to_string(e.index) + "/resource"; };
+  if (!number_texts.empty())
+    numbers = std::make_shared<const fhir::NumberTexts>(std::move(number_texts));
+  auto pointer_of = [](const Entry& e) {
+    return "/entry/" + std::to_string(e.index) + "/resource";
+  };
   if (!doc.IsObject() || fhir::StringMember(doc, "resourceType") != "Bundle") {
     return Status::Incorrect("POST to the base URL takes a Bundle");
   }
@@ -231,7 +255,8 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
         r = e.id.empty() ? ConditionalUpdate(ctx, e.type, e.query, res, e.pre)
                          : Update(ctx, e.type, e.id, res, e.pre);
       } else if (e.method == "DELETE") {
-        r = e.id.empty() ? ConditionalDelete(ctx, e.type, e.query) : Delete(ctx, e.type, e.id, e.pre);
+        r = e.id.empty() ? ConditionalDelete(ctx, e.type, e.query)
+                         : Delete(ctx, e.type, e.id, e.pre);
       } else if (e.method == "PATCH") {
         // Only this entry fails: batch entries are independent (R4 3.1.0.11.1).
         r = Status::Unsupported(kNoBundlePatch);
@@ -280,7 +305,8 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
   // search: such resources are prepared inside the transaction instead.
   bool ids_are_final = true;
   for (const Entry& e : entries) {
-    if ((e.method == "POST" && !e.pre.if_none_exist.empty()) || (e.method == "PUT" && e.id.empty())) {
+    if ((e.method == "POST" && !e.pre.if_none_exist.empty()) ||
+        (e.method == "PUT" && e.id.empty())) {
       ids_are_final = false;
     }
   }
@@ -331,7 +357,8 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
       if (e.method == "POST" && !e.pre.if_none_exist.empty()) {
         auto m = ConditionalIn(txn, e.type, e.pre.if_none_exist);
         if (!m.ok()) return prefix(e, m.status());
-        if (m->size() > 1) return prefix(e, Status::Precondition("ifNoneExist matched more than one " + e.type));
+        if (m->size() > 1)
+          return prefix(e, Status::Precondition("ifNoneExist matched more than one " + e.type));
         if (m->size() == 1) {
           existing[e.index] = true;
           found[e.index] = StoredResponse(m->front());
@@ -340,7 +367,9 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
       } else if (e.method == "PUT" && e.id.empty()) {
         auto m = ConditionalIn(txn, e.type, e.query);
         if (!m.ok()) return prefix(e, m.status());
-        if (m->size() > 1) return prefix(e, Status::Precondition("conditional update matched more than one " + e.type));
+        if (m->size() > 1)
+          return prefix(e,
+                        Status::Precondition("conditional update matched more than one " + e.type));
         std::string id = m->size() == 1 ? m->front().id : NextId();
         new_ids[e.index] = id;
         if (!e.full_url.empty()) map[e.full_url] = e.type + "/" + id;
@@ -363,7 +392,9 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
         if (e.id.empty()) {
           auto m = ConditionalIn(txn, e.type, e.query);
           if (!m.ok()) return prefix(e, m.status());
-          if (m->size() > 1) return prefix(e, Status::Precondition("conditional delete matched more than one " + e.type));
+          if (m->size() > 1)
+            return prefix(
+                e, Status::Precondition("conditional delete matched more than one " + e.type));
           if (m->empty()) {
             Response none;
             none.kind = Response::Kind::kNoContent;
@@ -390,7 +421,8 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
         res.CopyFrom(*e.resource, res.GetAllocator());
         Status rw = RewriteReferences(res, map, conditional_ref, res.GetAllocator());
         if (!rw.ok()) return prefix(e, rw);
-        std::string id = e.method == "POST" ? new_ids[e.index] : (e.id.empty() ? new_ids[e.index] : e.id);
+        std::string id =
+            e.method == "POST" ? new_ids[e.index] : (e.id.empty() ? new_ids[e.index] : e.id);
         if (e.method == "PUT") {
           std::string_view body_id = fhir::StringMember(res, "id");
           if (!e.id.empty() && body_id != e.id) {
@@ -399,7 +431,8 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
           if (e.id.empty()) {
             auto& a = res.GetAllocator();
             if (res.HasMember("id")) res.RemoveMember("id");
-            res.AddMember("id", Json(id.c_str(), static_cast<rapidjson::SizeType>(id.size()), a), a);
+            res.AddMember("id", Json(id.c_str(), static_cast<rapidjson::SizeType>(id.size()), a),
+                          a);
           }
         }
         r = WriteInTxn(txn, std::move(res), id, e.method == "POST", e.pre, numbers, pointer_of(e));

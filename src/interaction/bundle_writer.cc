@@ -12,11 +12,21 @@ std::string JsonString(std::string_view s) {
   out += '"';
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -51,8 +61,9 @@ void BundleWriter::BeginEntries() {
 void BundleWriter::SearchEntry(std::string_view type, std::string_view id,
                                std::string_view resource_json, std::string_view mode) {
   BeginEntries();
-  entries_ += "{\"fullUrl\":" + JsonString(base_url_ + "/" + std::string(type) + "/" + std::string(id)) +
-              ",\"resource\":";
+  entries_ +=
+      "{\"fullUrl\":" + JsonString(base_url_ + "/" + std::string(type) + "/" + std::string(id)) +
+      ",\"resource\":";
   entries_ += resource_json;
   entries_ += ",\"search\":{\"mode\":" + JsonString(mode) + "}}";
 }
@@ -69,14 +80,14 @@ void BundleWriter::HistoryEntry(const store::ResourceVersion& v) {
                        : v.method == store::Method::kCreate ? "POST"
                        : v.method == store::Method::kPatch  ? "PATCH"
                                                             : "PUT";
-  std::string status = v.method == store::Method::kCreate ? "201 Created"
+  std::string status = v.method == store::Method::kCreate   ? "201 Created"
                        : v.method == store::Method::kDelete ? "204 No Content"
                                                             : "200 OK";
-  entries_ += ",\"request\":{\"method\":\"" + std::string(method) + "\",\"url\":" +
-              JsonString(v.method == store::Method::kCreate ? v.type : url) + "}";
-  entries_ += ",\"response\":{\"status\":" + JsonString(status) + ",\"etag\":" +
-              JsonString("W/\"" + std::to_string(v.version) + "\"") + ",\"lastModified\":" +
-              JsonString(FormatInstant(v.last_updated)) + "}}";
+  entries_ += ",\"request\":{\"method\":\"" + std::string(method) +
+              "\",\"url\":" + JsonString(v.method == store::Method::kCreate ? v.type : url) + "}";
+  entries_ += ",\"response\":{\"status\":" + JsonString(status) +
+              ",\"etag\":" + JsonString("W/\"" + std::to_string(v.version) + "\"") +
+              ",\"lastModified\":" + JsonString(FormatInstant(v.last_updated)) + "}}";
 }
 
 void BundleWriter::RawEntry(std::string_view entry_json) {

@@ -36,16 +36,19 @@ Response Interactions::Capabilities(const RequestContext& ctx) const {
          "\"referencePolicy\":[\"literal\",\"logical\"],"
          "\"searchInclude\":[\"*\"],\"searchRevInclude\":[\"*\"],\"searchParam\":[";
     bool fp = true;
-    j += "{\"name\":\"_id\",\"type\":\"token\",\"definition\":\"http://hl7.org/fhir/SearchParameter/Resource-id\"},"
-         "{\"name\":\"_lastUpdated\",\"type\":\"date\",\"definition\":\"http://hl7.org/fhir/SearchParameter/Resource-lastUpdated\"}";
+    j += "{\"name\":\"_id\",\"type\":\"token\",\"definition\":\"http://hl7.org/fhir/"
+         "SearchParameter/Resource-id\"},"
+         "{\"name\":\"_lastUpdated\",\"type\":\"date\",\"definition\":\"http://hl7.org/fhir/"
+         "SearchParameter/Resource-lastUpdated\"}";
     fp = false;
     for (const fhir::SearchParam* p : params_->ForType(t)) {
       if (p->code == "_id" || p->code == "_lastUpdated") continue;
       if (p->type == fhir::SearchParamType::kSpecial || p->expression.empty()) continue;
       if (!fp) j += ",";
       fp = false;
-      j += "{\"name\":" + JsonString(p->code) + ",\"type\":" +
-           JsonString(fhir::SearchParamTypeName(p->type)) + ",\"definition\":" + JsonString(p->url) + "}";
+      j += "{\"name\":" + JsonString(p->code) +
+           ",\"type\":" + JsonString(fhir::SearchParamTypeName(p->type)) +
+           ",\"definition\":" + JsonString(p->url) + "}";
     }
     j += "]}";
   }

@@ -145,8 +145,8 @@ struct Interactions::Impl {
     v.last_updated = clock.Now();
     v.method = method;
     SetIdAndMeta(p.doc, id, v.version, v.last_updated);
-    v.json = p.numbers ? fhir::ToJsonKeepingNumbers(p.doc, *p.numbers, p.pointer)
-                       : fhir::ToJson(p.doc);
+    v.json =
+        p.numbers ? fhir::ToJsonKeepingNumbers(p.doc, *p.numbers, p.pointer) : fhir::ToJson(p.doc);
     std::vector<IndexRow> old_rows;
     if (current) old_rows = RowsOf(*current);
     RETURN_IF_ERROR(txn.Put(v, p.rows, old_rows));
@@ -223,9 +223,9 @@ struct Interactions::Impl {
     if (pre.if_none_match_any && exists) {
       return Status::Precondition("If-None-Match: * but " + Ref(p.type, id) + " exists");
     }
-    ASSIGN_OR_RETURN(ResourceVersion v,
-                     PutVersion(txn, p, id, current,
-                                exists ? store::Method::kUpdate : store::Method::kCreate));
+    ASSIGN_OR_RETURN(
+        ResourceVersion v,
+        PutVersion(txn, p, id, current, exists ? store::Method::kUpdate : store::Method::kCreate));
     return Stored(v, exists ? Response::Kind::kOk : Response::Kind::kCreated);
   }
 
@@ -252,13 +252,15 @@ Interactions::Interactions(store::Store& store,
                            IdGenerator& ids, Options options)
     : store_(store),
       params_(params),
-      impl_(new Impl{store, std::move(params), std::move(validator), clock, ids, options, PageCache()}) {}
+      impl_(new Impl{store, std::move(params), std::move(validator), clock, ids, options,
+                     PageCache()}) {}
 
 Interactions::~Interactions() = default;
 
 Result<Response> Interactions::Read(const RequestContext& ctx, const std::string& type,
                                     const std::string& id, const Preconditions& pre) {
-  if (!impl_->validator->IsResourceType(type)) return Status::NotFound("unknown resource type " + type);
+  if (!impl_->validator->IsResourceType(type))
+    return Status::NotFound("unknown resource type " + type);
   ASSIGN_OR_RETURN(auto view, store_.View());
   ASSIGN_OR_RETURN(auto v, view->Read(type, id));
   if (!v) return Status::NotFound(Ref(type, id) + " is not known");
@@ -280,11 +282,13 @@ Result<Response> Interactions::Read(const RequestContext& ctx, const std::string
 
 Result<Response> Interactions::VRead(const RequestContext& ctx, const std::string& type,
                                      const std::string& id, int64_t version) {
-  if (!impl_->validator->IsResourceType(type)) return Status::NotFound("unknown resource type " + type);
+  if (!impl_->validator->IsResourceType(type))
+    return Status::NotFound("unknown resource type " + type);
   ASSIGN_OR_RETURN(auto view, store_.View());
   ASSIGN_OR_RETURN(auto v, view->VRead(type, id, version));
   if (!v) return Status::NotFound(Ref(type, id) + " has no version " + std::to_string(version));
-  if (v->deleted) return Status::Gone(Ref(type, id) + " version " + std::to_string(version) + " is a deletion");
+  if (v->deleted)
+    return Status::Gone(Ref(type, id) + " version " + std::to_string(version) + " is a deletion");
   return Impl::Stored(*v, Response::Kind::kOk);
 }
 
@@ -315,7 +319,8 @@ Result<Response> Interactions::Update(const RequestContext& ctx, const std::stri
   std::string_view body_id = fhir::StringMember(doc, "id");
   if (body_id.empty()) return Status::Incorrect("an update needs the resource's id in the body");
   if (body_id != id) {
-    return Status::Incorrect("the body's id '" + std::string(body_id) + "' is not the URL's id '" + id + "'");
+    return Status::Incorrect("the body's id '" + std::string(body_id) + "' is not the URL's id '" +
+                             id + "'");
   }
   ASSIGN_OR_RETURN(Prepared p, impl_->Prepare(std::move(doc)));
   KeepNumbers(&p, std::move(numbers));
@@ -349,7 +354,8 @@ Result<Response> Interactions::ConditionalUpdate(const RequestContext& ctx, cons
     if (found->size() == 1) {
       id = found->front().id;
       if (!body_id.empty() && body_id != id) {
-        return Status::Incorrect("the body's id '" + body_id + "' is not the id of the match '" + id + "'");
+        return Status::Incorrect("the body's id '" + body_id + "' is not the id of the match '" +
+                                 id + "'");
       }
     }
     out = impl_->UpdateIn(txn, p, id, pre);
@@ -396,7 +402,8 @@ Result<Response> Interactions::Patch(const RequestContext& ctx, const std::strin
 
 Result<Response> Interactions::Delete(const RequestContext& ctx, const std::string& type,
                                       const std::string& id, const Preconditions& pre) {
-  if (!impl_->validator->IsResourceType(type)) return Status::NotFound("unknown resource type " + type);
+  if (!impl_->validator->IsResourceType(type))
+    return Status::NotFound("unknown resource type " + type);
   Result<Response> out = Status::Fault("delete did not run");
   Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
     out = impl_->DeleteIn(txn, type, id, pre);
@@ -443,7 +450,8 @@ Result<Response> Interactions::History(const RequestContext& ctx, const std::str
     if (k == "_count") {
       char* end = nullptr;
       long n = std::strtol(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || n < 0) return Status::Incorrect("_count must be a non-negative integer");
+      if (v.empty() || *end != '\0' || n < 0)
+        return Status::Incorrect("_count must be a non-negative integer");
       q.limit = static_cast<int>(std::min<long>(n, impl_->options.max_page_size));
     } else if (k == "_since") {
       auto r = fhir::ParseFhirDateRange(v);
@@ -471,7 +479,9 @@ Result<Response> Interactions::History(const RequestContext& ctx, const std::str
   ASSIGN_OR_RETURN(int64_t total, view->HistoryCount(count_q));
   ASSIGN_OR_RETURN(auto versions, view->History(q));
 
-  std::string path = type.empty() ? "_history" : id.empty() ? type + "/_history" : type + "/" + id + "/_history";
+  std::string path = type.empty() ? "_history"
+                     : id.empty() ? type + "/_history"
+                                  : type + "/" + id + "/_history";
   std::string base_query = "_count=" + std::to_string(q.limit);
   if (!since_raw.empty()) base_query += "&_since=" + since_raw;
   base_query += "&_page_at=" + std::to_string(*q.at_or_before_seq);
@@ -511,7 +521,8 @@ std::string Shape(const std::string& json, const search::SearchRequest& req,
     drop_text = true;
   } else if (req.summary == search::SummaryMode::kTrue) {
     // The elements the base definition marks isSummary (R4 3.1.1.5.8).
-    for (const std::string& e : validator.SummaryElements(fhir::StringMember(*doc, "resourceType"))) {
+    for (const std::string& e :
+         validator.SummaryElements(fhir::StringMember(*doc, "resourceType"))) {
       if (e.size() > 3 && e.compare(e.size() - 3, 3, "[x]") == 0) {
         choices.push_back(e.substr(0, e.size() - 3));
       } else {
@@ -563,14 +574,15 @@ std::string Shape(const std::string& json, const search::SearchRequest& req,
 
 Result<Response> Interactions::Search(const RequestContext& ctx, const std::string& type,
                                       const search::QueryParams& params) {
-  if (!impl_->validator->IsResourceType(type)) return Status::NotFound("unknown resource type " + type);
+  if (!impl_->validator->IsResourceType(type))
+    return Status::NotFound("unknown resource type " + type);
   search::ParseOptions po;
   po.strict = ctx.strict;
   ASSIGN_OR_RETURN(search::SearchRequest req, search::ParseSearch(type, params, *params_, po));
   ASSIGN_OR_RETURN(auto view, store_.View());
   ASSIGN_OR_RETURN(std::vector<store::Rid> rids, search::Execute(req, *view, *params_));
-  const int count = std::min(req.count.value_or(impl_->options.default_page_size),
-                             impl_->options.max_page_size);
+  const int count =
+      std::min(req.count.value_or(impl_->options.default_page_size), impl_->options.max_page_size);
   std::string token = impl_->pages.Put(std::move(rids), view->Seq(), req);
   return SearchPage(ctx, token, 0, count);
 }
@@ -590,7 +602,8 @@ Result<Response> Interactions::SearchPage(const RequestContext& ctx, const std::
     return ctx.base_url + "?_getpages=" + token + "&_getpagesoffset=" + std::to_string(off) +
            "&_count=" + std::to_string(count);
   };
-  b.Link("self", ctx.base_url + "/" + req.type + (req.self_query.empty() ? "" : "?" + req.self_query));
+  b.Link("self",
+         ctx.base_url + "/" + req.type + (req.self_query.empty() ? "" : "?" + req.self_query));
   if (req.summary == search::SummaryMode::kCount) {
     Response r;
     r.body = b.Finish();
@@ -600,7 +613,8 @@ Result<Response> Interactions::SearchPage(const RequestContext& ctx, const std::
   if (offset > 0) b.Link("previous", page_link(std::max(0, offset - count)));
   // _count=0 asks for the count only: a next link would name this same page.
   if (count > 0 && offset + count < total) b.Link("next", page_link(offset + count));
-  if (total > 0 && count > 0) b.Link("last", page_link(static_cast<int>(((total - 1) / count) * count)));
+  if (total > 0 && count > 0)
+    b.Link("last", page_link(static_cast<int>(((total - 1) / count) * count)));
 
   std::vector<store::Rid> page;
   for (int64_t i = offset; i < total && i < offset + count; ++i) page.push_back((*entry->rids)[i]);
@@ -660,7 +674,8 @@ Result<Response> Interactions::SearchPage(const RequestContext& ctx, const std::
         }
       }
     }
-    for (const auto& v : added) b.SearchEntry(v.type, v.id, Shape(v.json, req, *impl_->validator), "include");
+    for (const auto& v : added)
+      b.SearchEntry(v.type, v.id, Shape(v.json, req, *impl_->validator), "include");
     frontier = std::move(added);
   }
   if (!req.ignored.empty()) {
@@ -720,7 +735,8 @@ Result<Response> Interactions::ReadInTxn(store::WriteTxn& txn, const RequestCont
                                          const std::string& query) {
   if (size_t h = id.find("/_history/"); h != std::string::npos) {  // vread
     const std::string vid = id.substr(h + 10);
-    if (vid.empty() || vid.size() > 18 || vid.find_first_not_of("0123456789") != std::string::npos) {
+    if (vid.empty() || vid.size() > 18 ||
+        vid.find_first_not_of("0123456789") != std::string::npos) {
       return Status::NotFound(Ref(type, id) + " is not known");
     }
     ASSIGN_OR_RETURN(auto v, txn.VRead(type, id.substr(0, h), std::stoll(vid)));
@@ -737,8 +753,8 @@ Result<Response> Interactions::ReadInTxn(store::WriteTxn& txn, const RequestCont
   ASSIGN_OR_RETURN(search::QueryParams qp, search::ParseQueryString(query));
   ASSIGN_OR_RETURN(search::SearchRequest req, search::ParseSearch(type, qp, *params_));
   ASSIGN_OR_RETURN(std::vector<store::Rid> rids, search::Execute(req, txn, *params_));
-  const int count = std::min(req.count.value_or(impl_->options.default_page_size),
-                             impl_->options.max_page_size);
+  const int count =
+      std::min(req.count.value_or(impl_->options.default_page_size), impl_->options.max_page_size);
   if (static_cast<int>(rids.size()) > count) rids.resize(count);
   BundleWriter b("searchset", ctx.base_url);
   b.Total(static_cast<int64_t>(rids.size()));

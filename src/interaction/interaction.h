@@ -115,8 +115,8 @@ class Interactions {
                                                             const std::string& type,
                                                             const std::string& query);
   static Response StoredResponse(const store::ResourceVersion& v);
-  Result<Response> DeleteInTxn(store::WriteTxn& txn, const std::string& type,
-                               const std::string& id, const Preconditions& pre);
+  Result<Response> DeleteInTxn(store::WriteTxn& txn, const std::string& type, const std::string& id,
+                               const Preconditions& pre);
   Result<Response> WriteInTxn(store::WriteTxn& txn, fhir::JsonDoc doc, const std::string& id,
                               bool create, const Preconditions& pre,
                               std::shared_ptr<const fhir::NumberTexts> numbers = nullptr,
@@ -125,8 +125,7 @@ class Interactions {
   // should not hold up the store's single writer).
   Result<PreparedResource> PrepareResource(fhir::JsonDoc doc);
   Result<Response> WritePreparedInTxn(store::WriteTxn& txn, PreparedResource& p,
-                                      const std::string& id, bool create,
-                                      const Preconditions& pre);
+                                      const std::string& id, bool create, const Preconditions& pre);
   Result<Response> ReadInTxn(store::WriteTxn& txn, const RequestContext& ctx,
                              const std::string& type, const std::string& id,
                              const std::string& query);

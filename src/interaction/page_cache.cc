@@ -6,7 +6,8 @@ namespace lhcr::interaction {
 
 PageCache::PageCache(size_t max_rids, std::chrono::seconds ttl) : max_rids_(max_rids), ttl_(ttl) {}
 
-std::string PageCache::Put(std::vector<store::Rid> rids, int64_t seq, search::SearchRequest request) {
+std::string PageCache::Put(std::vector<store::Rid> rids, int64_t seq,
+                           search::SearchRequest request) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::lock_guard<std::mutex> lock(mu_);
   char buf[40];

@@ -55,21 +55,29 @@ Result<std::string> PercentDecode(std::string_view s) {
 
 IndexType IndexTypeOf(SearchParamType t) {
   switch (t) {
-    case SearchParamType::kToken: return IndexType::kToken;
-    case SearchParamType::kString: return IndexType::kString;
-    case SearchParamType::kDate: return IndexType::kDate;
-    case SearchParamType::kReference: return IndexType::kReference;
-    case SearchParamType::kQuantity: return IndexType::kQuantity;
-    case SearchParamType::kNumber: return IndexType::kNumber;
-    case SearchParamType::kUri: return IndexType::kUri;
-    default: return IndexType::kToken;
+    case SearchParamType::kToken:
+      return IndexType::kToken;
+    case SearchParamType::kString:
+      return IndexType::kString;
+    case SearchParamType::kDate:
+      return IndexType::kDate;
+    case SearchParamType::kReference:
+      return IndexType::kReference;
+    case SearchParamType::kQuantity:
+      return IndexType::kQuantity;
+    case SearchParamType::kNumber:
+      return IndexType::kNumber;
+    case SearchParamType::kUri:
+      return IndexType::kUri;
+    default:
+      return IndexType::kToken;
   }
 }
 
 bool IsResultParam(std::string_view name) {
   static const std::set<std::string_view> kResult = {
-      "_count", "_sort", "_include", "_revinclude", "_summary", "_elements",
-      "_total", "_contained", "_containedType", "_format", "_pretty"};
+      "_count", "_sort",      "_include",       "_revinclude", "_summary", "_elements",
+      "_total", "_contained", "_containedType", "_format",     "_pretty"};
   return kResult.contains(name);
 }
 
@@ -328,12 +336,21 @@ std::string SortKeyOf(const fhir::Json& doc, const SearchParam& p, bool descendi
   std::vector<std::string> keys;
   for (const store::IndexRow& r : fhir::ExtractParam(doc, p)) {
     switch (r.type) {
-      case IndexType::kDate: keys.push_back(OrderedNumber(static_cast<double>(descending ? r.hi : r.lo))); break;
+      case IndexType::kDate:
+        keys.push_back(OrderedNumber(static_cast<double>(descending ? r.hi : r.lo)));
+        break;
       case IndexType::kNumber:
-      case IndexType::kQuantity: keys.push_back(OrderedNumber(r.num)); break;
-      case IndexType::kToken: keys.push_back(r.s2); break;
-      case IndexType::kReference: keys.push_back(r.s1 + "/" + r.s2); break;
-      default: keys.push_back(r.s1);
+      case IndexType::kQuantity:
+        keys.push_back(OrderedNumber(r.num));
+        break;
+      case IndexType::kToken:
+        keys.push_back(r.s2);
+        break;
+      case IndexType::kReference:
+        keys.push_back(r.s1 + "/" + r.s2);
+        break;
+      default:
+        keys.push_back(r.s1);
     }
   }
   if (keys.empty()) return {};
@@ -347,16 +364,26 @@ bool RowMatches(const store::IndexRow& r, const IndexQuery& q) {
   if (r.type != q.type) return false;
   auto range = [&](double lo, double hi, double qlo, double qhi) {
     switch (q.op) {
-      case Op::kRangeEq: return lo >= qlo && hi <= qhi;
-      case Op::kRangeNe: return !(lo >= qlo && hi <= qhi);
-      case Op::kGt: return hi > qhi;
-      case Op::kLt: return lo < qlo;
-      case Op::kGe: return hi >= qlo;
-      case Op::kLe: return lo <= qhi;
-      case Op::kSa: return lo > qhi;
-      case Op::kEb: return hi < qlo;
-      case Op::kAp: return lo <= qhi && hi >= qlo;
-      default: return false;
+      case Op::kRangeEq:
+        return lo >= qlo && hi <= qhi;
+      case Op::kRangeNe:
+        return !(lo >= qlo && hi <= qhi);
+      case Op::kGt:
+        return hi > qhi;
+      case Op::kLt:
+        return lo < qlo;
+      case Op::kGe:
+        return hi >= qlo;
+      case Op::kLe:
+        return lo <= qhi;
+      case Op::kSa:
+        return lo > qhi;
+      case Op::kEb:
+        return hi < qlo;
+      case Op::kAp:
+        return lo <= qhi && hi >= qlo;
+      default:
+        return false;
     }
   };
   switch (q.type) {
@@ -372,8 +399,8 @@ bool RowMatches(const store::IndexRow& r, const IndexQuery& q) {
       if (q.op == Op::kAbove) return q.s1.value_or("").rfind(r.s1, 0) == 0;
       return r.s1 == q.s1.value_or("");
     case IndexType::kDate:
-      return range(static_cast<double>(r.lo), static_cast<double>(r.hi),
-                   static_cast<double>(q.dlo), static_cast<double>(q.dhi));
+      return range(static_cast<double>(r.lo), static_cast<double>(r.hi), static_cast<double>(q.dlo),
+                   static_cast<double>(q.dhi));
     case IndexType::kQuantity:
       if ((q.s1 && *q.s1 != r.s1) || (q.s2 && *q.s2 != r.s2)) return false;
       return range(r.num, r.num, q.qlo, q.qhi);
@@ -431,16 +458,19 @@ Result<Clause> ParseClause(std::string_view type, std::string_view name, std::st
     // _has:Type:param:rest
     std::string_view rest = name.substr(5);
     size_t a = rest.find(':');
-    if (a == std::string_view::npos) return Status::Incorrect("malformed _has: " + std::string(name));
+    if (a == std::string_view::npos)
+      return Status::Incorrect("malformed _has: " + std::string(name));
     size_t b = rest.find(':', a + 1);
-    if (b == std::string_view::npos) return Status::Incorrect("malformed _has: " + std::string(name));
+    if (b == std::string_view::npos)
+      return Status::Incorrect("malformed _has: " + std::string(name));
     c.code = "_has";
     c.has_type = rest.substr(0, a);
     c.has_param = rest.substr(a + 1, b - a - 1);
     if (!registry.Find(c.has_type, c.has_param)) {
       return Status::Incorrect("_has: " + c.has_type + " has no search parameter " + c.has_param);
     }
-    ASSIGN_OR_RETURN(Clause inner, ParseClause(c.has_type, rest.substr(b + 1), value, registry, depth + 1));
+    ASSIGN_OR_RETURN(Clause inner,
+                     ParseClause(c.has_type, rest.substr(b + 1), value, registry, depth + 1));
     c.has.push_back(std::move(inner));
     return c;
   }
@@ -465,7 +495,8 @@ Result<Clause> ParseClause(std::string_view type, std::string_view name, std::st
     }
     std::string_view rest = name.substr(dot + 1);
     // The chained parameter must exist on at least one target type.
-    Result<Clause> inner = Status::Incorrect("no target of " + c.code + " has parameter " + std::string(rest));
+    Result<Clause> inner =
+        Status::Incorrect("no target of " + c.code + " has parameter " + std::string(rest));
     for (const std::string& t : targets) {
       inner = ParseClause(t, rest, value, registry, depth + 1);
       if (inner.ok()) break;
@@ -474,8 +505,8 @@ Result<Clause> ParseClause(std::string_view type, std::string_view name, std::st
     c.chain.push_back(std::move(inner).value());
     return c;
   }
-  const std::set<std::string_view> kModifiers = {"exact", "contains", "missing", "not", "text",
-                                                  "identifier", "above", "below"};
+  const std::set<std::string_view> kModifiers = {"exact", "contains",   "missing", "not",
+                                                 "text",  "identifier", "above",   "below"};
   if (!c.modifier.empty() && !kModifiers.contains(c.modifier) &&
       !(p->type == SearchParamType::kReference && registry.IsResourceType(c.modifier))) {
     return Status::Incorrect("unknown modifier :" + c.modifier + " on " + c.code);
@@ -490,7 +521,8 @@ Result<Clause> ParseClause(std::string_view type, std::string_view name, std::st
     return Status::Incorrect(":" + c.modifier + " applies to string parameters only");
   }
   if (c.modifier == "missing") {
-    if (value != "true" && value != "false") return Status::Incorrect(":missing takes true or false");
+    if (value != "true" && value != "false")
+      return Status::Incorrect(":missing takes true or false");
     c.values.emplace_back(value);
     return c;
   }
@@ -531,7 +563,8 @@ Result<SearchRequest> ParseSearch(std::string_view type, const QueryParams& para
     if (name == "_count") {
       char* end = nullptr;
       long n = std::strtol(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || n < 0) return Status::Incorrect("_count must be a non-negative integer");
+      if (value.empty() || *end != '\0' || n < 0)
+        return Status::Incorrect("_count must be a non-negative integer");
       r.count = static_cast<int>(std::min<long>(n, 1000));
       continue;
     }
@@ -549,7 +582,8 @@ Result<SearchRequest> ParseSearch(std::string_view type, const QueryParams& para
       continue;
     }
     if (name == "_include" || name == "_revinclude" || name == "_include:iterate" ||
-        name == "_revinclude:iterate" || name == "_include:recurse" || name == "_revinclude:recurse") {
+        name == "_revinclude:iterate" || name == "_include:recurse" ||
+        name == "_revinclude:recurse") {
       bool rev = name.rfind("_revinclude", 0) == 0;
       IncludeSpec inc;
       inc.iterate = name.find(':') != std::string::npos;
@@ -567,7 +601,8 @@ Result<SearchRequest> ParseSearch(std::string_view type, const QueryParams& para
         if (inc.param != "*") {
           const SearchParam* p = registry.Find(inc.source_type, inc.param);
           if (p == nullptr || p->type != SearchParamType::kReference) {
-            return Status::Incorrect(name + ": " + inc.source_type + " has no reference parameter " + inc.param);
+            return Status::Incorrect(name + ": " + inc.source_type +
+                                     " has no reference parameter " + inc.param);
           }
         }
       }
@@ -576,11 +611,14 @@ Result<SearchRequest> ParseSearch(std::string_view type, const QueryParams& para
       continue;
     }
     if (name == "_summary") {
-      static const std::map<std::string, SummaryMode> kModes = {
-          {"true", SummaryMode::kTrue}, {"text", SummaryMode::kText}, {"data", SummaryMode::kData},
-          {"count", SummaryMode::kCount}, {"false", SummaryMode::kFalse}};
+      static const std::map<std::string, SummaryMode> kModes = {{"true", SummaryMode::kTrue},
+                                                                {"text", SummaryMode::kText},
+                                                                {"data", SummaryMode::kData},
+                                                                {"count", SummaryMode::kCount},
+                                                                {"false", SummaryMode::kFalse}};
       auto it = kModes.find(value);
-      if (it == kModes.end()) return Status::Incorrect("_summary must be true, text, data, count or false");
+      if (it == kModes.end())
+        return Status::Incorrect("_summary must be true, text, data, count or false");
       r.summary = it->second;
       append_self(name, value);
       continue;
@@ -593,10 +631,14 @@ Result<SearchRequest> ParseSearch(std::string_view type, const QueryParams& para
       continue;
     }
     if (name == "_total") {
-      if (value == "none") r.total = TotalMode::kNone;
-      else if (value == "estimate") r.total = TotalMode::kEstimate;
-      else if (value == "accurate") r.total = TotalMode::kAccurate;
-      else return Status::Incorrect("_total must be none, estimate or accurate");
+      if (value == "none")
+        r.total = TotalMode::kNone;
+      else if (value == "estimate")
+        r.total = TotalMode::kEstimate;
+      else if (value == "accurate")
+        r.total = TotalMode::kAccurate;
+      else
+        return Status::Incorrect("_total must be none, estimate or accurate");
       continue;
     }
     if (IsResultParam(name)) continue;  // _format, _pretty, _contained: accepted, no effect
@@ -885,20 +927,26 @@ Result<std::vector<Rid>> Execute(const SearchRequest& request, store::StoreView&
     const SearchParam* p = registry.Find(request.type, c->code);
     if (p == nullptr) return 8;
     switch (p->type) {
-      case SearchParamType::kReference: return 1;
-      case SearchParamType::kToken: return 2;
-      case SearchParamType::kUri: return 2;
-      case SearchParamType::kDate: return 4;
-      case SearchParamType::kComposite: return 7;
-      default: return 3;
+      case SearchParamType::kReference:
+        return 1;
+      case SearchParamType::kToken:
+        return 2;
+      case SearchParamType::kUri:
+        return 2;
+      case SearchParamType::kDate:
+        return 4;
+      case SearchParamType::kComposite:
+        return 7;
+      default:
+        return 3;
     }
   };
   std::stable_sort(order.begin(), order.end(),
                    [&](const Clause* a, const Clause* b) { return rank(a) < rank(b); });
   std::optional<RidSet> current;
   for (const Clause* c : order) {
-    ASSIGN_OR_RETURN(RidSet m, MatchClause(request.type, *c, view, registry,
-                                           current ? &*current : nullptr));
+    ASSIGN_OR_RETURN(RidSet m,
+                     MatchClause(request.type, *c, view, registry, current ? &*current : nullptr));
     current = current ? Intersect(*current, m) : std::move(m);
     if (current->empty()) break;
   }

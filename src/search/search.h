@@ -27,17 +27,17 @@ Result<QueryParams> ParseQueryString(std::string_view query);
 
 // One search parameter condition: `name[:modifier]=v1,v2` (values OR'd).
 struct Clause {
-  std::string code;      // the search parameter code, e.g. "code", "_id"
-  std::string modifier;  // "", "exact", "contains", "missing", "not", "text",
-                         // "identifier", "above", "below", or a target type
+  std::string code;                 // the search parameter code, e.g. "code", "_id"
+  std::string modifier;             // "", "exact", "contains", "missing", "not", "text",
+                                    // "identifier", "above", "below", or a target type
   std::vector<std::string> values;  // split on unescaped ',' (still escaped)
   // Chained search, `subject:Patient.name=x`: the clause applied to the
   // resources `code` refers to (modifier, if set, names their type).
   std::vector<Clause> chain;  // zero or one element
   // Reverse chaining, `_has:Observation:patient:code=x`.
-  std::string has_type;       // "Observation"
-  std::string has_param;      // "patient"
-  std::vector<Clause> has;    // zero or one element: the inner clause
+  std::string has_type;     // "Observation"
+  std::string has_param;    // "patient"
+  std::vector<Clause> has;  // zero or one element: the inner clause
 };
 
 struct SortKey {
@@ -89,8 +89,7 @@ Result<std::vector<store::Rid>> Execute(const SearchRequest& request, store::Sto
 // The rids of request.type matching one clause (used for conditional
 // interactions too).
 Result<store::RidSet> MatchClause(const std::string& type, const Clause& clause,
-                                  store::StoreView& view,
-                                  const fhir::SearchParamRegistry& registry,
+                                  store::StoreView& view, const fhir::SearchParamRegistry& registry,
                                   const store::RidSet* within);
 
 // Splits a search value on unescaped `sep`, un-escaping "\\,", "\\$", "\\|".

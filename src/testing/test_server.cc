@@ -82,8 +82,8 @@ ClientResponse HttpClient::Call(const std::string& method, const std::string& ta
                                 const std::vector<std::pair<std::string, std::string>>& headers) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!Connect()) return {};
-    std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" +
-                      std::to_string(port_) + "\r\n";
+    std::string req =
+        method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port_) + "\r\n";
     for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
     if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
       req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
@@ -192,7 +192,9 @@ std::unique_ptr<TestServer> TestServer::Start(const TestServerOptions& options) 
 }
 
 uint16_t TestServer::port() const { return s_->server->port(); }
-std::string TestServer::base() const { return "http://127.0.0.1:" + std::to_string(port()) + "/fhir"; }
+std::string TestServer::base() const {
+  return "http://127.0.0.1:" + std::to_string(port()) + "/fhir";
+}
 store::Store& TestServer::store() { return *s_->store; }
 
 void TestServer::Stop() {
