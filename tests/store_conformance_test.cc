@@ -13,8 +13,10 @@
 #include <atomic>
 #include <barrier>
 #include <chrono>
+#include <cctype>
 #include <condition_variable>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <map>
@@ -27,8 +29,10 @@
 #include <thread>
 #include <vector>
 
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
+#include "testing/postgres_server.h"
 #include "testing/test_server.h"
 
 namespace lhcr::store {
@@ -52,6 +56,8 @@ struct StoreFactory {
   // Overwrites the recorded schema version of the (closed) store at
   // `location` behind the store's back, as an operator's tool would.
   std::function<bool(const std::string& location, const std::string& version)> set_schema_version;
+  // Why this store cannot run here ("" when it can): the tests skip.
+  std::function<std::string()> unavailable = [] { return std::string(); };
 };
 
 StoreFactory Sqlite() {
@@ -71,7 +77,57 @@ StoreFactory Sqlite() {
                       }};
 }
 
-std::vector<StoreFactory> Factories() { return {Sqlite()}; }
+// One PostgreSQL server per test binary, started on first use and stopped
+// at exit; each location (a test's temp dir) is a database of its own.
+struct SharedPostgres {
+  std::unique_ptr<testing::PostgresServer> server;
+  std::string error;
+  static SharedPostgres& Get() {
+    static SharedPostgres shared = [] {
+      SharedPostgres s;
+      auto started = testing::PostgresServer::Start();
+      if (started.ok()) {
+        s.server = std::move(*started);
+      } else {
+        s.error = started.status().ToString();
+      }
+      return s;
+    }();
+    return shared;
+  }
+};
+
+StoreFactory Postgres() {
+  auto database = [](const std::string& location) {
+    std::string name = "t";
+    for (char c : std::filesystem::path(location).filename().string()) {
+      name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    }
+    return name;
+  };
+  return StoreFactory{
+      "Postgres",
+      [database](const std::string& location) -> Result<std::unique_ptr<Store>> {
+        SharedPostgres& pg = SharedPostgres::Get();
+        if (pg.server == nullptr) return Status::Unavailable(pg.error);
+        ASSIGN_OR_RETURN(std::string conninfo, pg.server->CreateDatabase(database(location)));
+        PostgresOptions o;
+        o.conninfo = conninfo;
+        return OpenPostgresStore(o);
+      },
+      [database](const std::string& location, const std::string& version) {
+        SharedPostgres& pg = SharedPostgres::Get();
+        return pg.server != nullptr &&
+               pg.server->Exec(database(location), "UPDATE lhcr_meta SET value = '" + version +
+                                                       "' WHERE key = 'schema_version'").ok();
+      },
+      [] {
+        SharedPostgres& pg = SharedPostgres::Get();
+        return pg.server == nullptr ? "PostgreSQL test server: " + pg.error : std::string();
+      }};
+}
+
+std::vector<StoreFactory> Factories() { return {Sqlite(), Postgres()}; }
 
 void PrintTo(const StoreFactory& f, std::ostream* os) { *os << f.name; }
 
@@ -181,6 +237,7 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
  protected:
   void SetUp() override {
     ASSERT_FALSE(dir_.path().empty());
+    if (std::string why = GetParam().unavailable(); !why.empty()) GTEST_SKIP() << why;
     Open();
   }
   void TearDown() override {
