@@ -14,6 +14,7 @@
 #include "fhir/search_param.h"
 #include "fhir/validator.h"
 #include "interaction/interaction.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace lhcr {
@@ -21,6 +22,7 @@ namespace {
 
 struct ServeArgs {
   std::string data = "lhcr-data";
+  std::string store;  // empty: SQLite in `data`; postgres://... : PostgreSQL
   std::string listen = "127.0.0.1:8080";
   std::string base_url;
   int io_threads = 2;
@@ -74,23 +76,36 @@ std::string Metrics(api::HttpServer* server, store::Store& store) {
   return m;
 }
 
+// The store named by --store: a postgres:// or postgresql:// URL opens
+// PostgreSQL; none opens SQLite in --data (created if missing).
+Result<std::unique_ptr<store::Store>> OpenStore(const ServeArgs& args) {
+  if (!args.store.empty()) {
+    if (!store::IsPostgresUrl(args.store)) {
+      return Status::Incorrect("--store takes postgres://... or postgresql://..., got " +
+                               args.store);
+    }
+    store::PostgresOptions po;
+    po.conninfo = args.store;
+    return store::OpenPostgresStore(po);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(args.data, ec);
+  if (ec) {
+    return Status::Unavailable("cannot create data directory " + args.data + ": " + ec.message());
+  }
+  store::SqliteOptions so;
+  so.path = (std::filesystem::path(args.data) / "lhcr.db").string();
+  so.synchronous_full = args.fsync;
+  return store::OpenSqliteStore(so);
+}
+
 int Serve(const ServeArgs& args) {
   auto listen = ParseListen(args.listen);
   if (!listen.ok()) {
     std::cerr << "lhcr serve: " << listen.status().message() << "\n";
     return 2;
   }
-  std::error_code ec;
-  std::filesystem::create_directories(args.data, ec);
-  if (ec) {
-    std::cerr << "lhcr serve: cannot create data directory " << args.data << ": " << ec.message()
-              << "\n";
-    return 1;
-  }
-  store::SqliteOptions so;
-  so.path = (std::filesystem::path(args.data) / "lhcr.db").string();
-  so.synchronous_full = args.fsync;
-  auto store = store::OpenSqliteStore(so);
+  auto store = OpenStore(args);
   if (!store.ok()) {
     std::cerr << "lhcr serve: " << store.status().ToString() << "\n";
     return 1;
@@ -147,6 +162,9 @@ int main(int argc, char** argv) {
   lhcr::ServeArgs serve;
   CLI::App* s = app.add_subcommand("serve", "Serve the FHIR API over HTTP");
   s->add_option("--data", serve.data, "Data directory (created if missing)")->capture_default_str();
+  s->add_option("--store", serve.store,
+                "Store URL: postgres://USER@HOST:PORT/DB (or postgresql://); "
+                "default: SQLite in --data");
   s->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0 = any free port)")
       ->capture_default_str();
   s->add_option("--base-url", serve.base_url, "Public base URL of the FHIR API");
