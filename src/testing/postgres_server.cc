@@ -136,6 +136,20 @@ std::string PostgresServer::conninfo(const std::string& database) const {
 
 Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() { return Make(nullptr); }
 
+Result<PostgresServer*> PostgresServer::Shared() {
+  static Result<std::unique_ptr<PostgresServer>> shared = Start();
+  if (!shared.ok()) return shared.status();
+  return shared->get();
+}
+
+std::string PostgresServer::DatabaseFor(const std::string& dir) {
+  std::string name = "t";
+  for (char c : fs::path(dir).filename().string()) {
+    name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  }
+  return name;
+}
+
 Result<std::unique_ptr<PostgresServer>> PostgresServer::StartStandby(
     const PostgresServer& primary) {
   return Make(&primary);

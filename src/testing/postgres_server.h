@@ -35,6 +35,9 @@ class PostgresServer {
  public:
   static Result<std::unique_ptr<PostgresServer>> Start();
   static Result<std::unique_ptr<PostgresServer>> StartStandby(const PostgresServer& primary);
+  // One server for the whole process, started on first call (from then on
+  // the same one, or the same error) and stopped at exit.
+  static Result<PostgresServer*> Shared();
   ~PostgresServer();
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
@@ -45,6 +48,9 @@ class PostgresServer {
   uint16_t port() const { return port_; }
   const std::string& dir() const { return dir_; }
 
+  // A database name for a directory path: "t" and its last component with
+  // every character outside [A-Za-z0-9] made '_'.
+  static std::string DatabaseFor(const std::string& dir);
   // Creates `name` if it does not exist; returns its conninfo.
   Result<std::string> CreateDatabase(const std::string& name);
   // Runs SQL (simple query protocol) in `database` as the superuser.

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "api/fhir_api.h"
@@ -20,7 +21,9 @@
 #include "fhir/search_param.h"
 #include "fhir/validator.h"
 #include "interaction/interaction.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
+#include "testing/postgres_server.h"
 
 namespace lhcr::testing {
 
@@ -168,11 +171,36 @@ std::unique_ptr<TestServer> TestServer::Start(const TestServerOptions& options) 
     s->owned_dir = std::make_unique<TempDir>();
     dir = s->owned_dir->path();
   }
-  store::SqliteOptions so;
-  so.path = dir + "/lhcr.db";
-  so.synchronous_full = false;  // tests do not need power-cut durability
-  auto store = store::OpenSqliteStore(so);
-  if (!store.ok()) return nullptr;
+  std::string kind = options.store;
+  if (kind.empty()) {
+    const char* env = std::getenv("LHCR_TEST_STORE");
+    kind = env != nullptr ? env : "sqlite";
+  }
+  Result<std::unique_ptr<store::Store>> store = Status::Incorrect("unknown store " + kind);
+  if (kind == "sqlite") {
+    store::SqliteOptions so;
+    so.path = dir + "/lhcr.db";
+    so.synchronous_full = false;  // tests do not need power-cut durability
+    store = store::OpenSqliteStore(so);
+  } else if (kind == "postgres" || store::IsPostgresUrl(kind)) {
+    store::PostgresOptions po;
+    po.conninfo = kind;
+    if (kind == "postgres") {
+      auto pg = PostgresServer::Shared();
+      if (!pg.ok()) {
+        std::cerr << "TestServer: " << pg.status().ToString() << "\n";
+        return nullptr;
+      }
+      auto conninfo = (*pg)->CreateDatabase(PostgresServer::DatabaseFor(dir));
+      if (!conninfo.ok()) return nullptr;
+      po.conninfo = *conninfo;
+    }
+    store = store::OpenPostgresStore(po);
+  }
+  if (!store.ok()) {
+    std::cerr << "TestServer: " << store.status().ToString() << "\n";
+    return nullptr;
+  }
   s->store = std::move(store).value();
   s->interactions = std::make_unique<interaction::Interactions>(
       *s->store, fhir::SearchParamRegistry::R4(), fhir::Validator::R4(), SystemClock(),

@@ -57,6 +57,11 @@ class HttpClient {
 
 struct TestServerOptions {
   std::string data_dir;  // empty: a fresh temp dir owned by the server
+  // "sqlite"; "postgres": a database of its own (named after data_dir) on
+  // the process's shared PostgresServer; or a postgres:// URL. Empty: the
+  // environment's LHCR_TEST_STORE, else "sqlite". So any HTTP suite runs on
+  // PostgreSQL with LHCR_TEST_STORE=postgres.
+  std::string store;
 };
 
 // lhcr serving /fhir on 127.0.0.1 with a free port, in this process.
