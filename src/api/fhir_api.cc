@@ -6,57 +6,21 @@
 
 #include "base/time.h"
 #include "interaction/bundle_writer.h"
+#include "interaction/outcome.h"
 #include "search/search.h"
 
 namespace lhcr::api {
 namespace {
 
+using interaction::HttpStatusFor;
 using interaction::JsonString;
+using interaction::OperationOutcomeFor;
+using interaction::ParseEtag;
 using interaction::Preconditions;
 using interaction::RequestContext;
 using interaction::Response;
 
 constexpr const char* kFhirJson = "application/fhir+json; charset=utf-8";
-
-std::string IssueCode(StatusCode c) {
-  switch (c) {
-    case StatusCode::kIncorrect:
-      return "invalid";
-    case StatusCode::kForbidden:
-      return "forbidden";
-    case StatusCode::kNotFound:
-      return "not-found";
-    case StatusCode::kConflict:
-      return "conflict";
-    case StatusCode::kPrecondition:
-      return "conflict";
-    case StatusCode::kGone:
-      return "deleted";
-    case StatusCode::kUnprocessable:
-      return "invalid";
-    case StatusCode::kUnsupported:
-      return "not-supported";
-    case StatusCode::kBusy:
-      return "throttled";
-    case StatusCode::kUnavailable:
-      return "transient";
-    default:
-      return "exception";
-  }
-}
-
-std::optional<int64_t> ParseEtag(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  if (s.rfind("W/", 0) == 0) s.remove_prefix(2);
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
-  if (s.empty() || s.size() > 18) return std::nullopt;
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
 
 bool ContainsCi(std::string_view hay, std::string_view needle) {
   if (needle.size() > hay.size()) return false;
@@ -87,64 +51,6 @@ HttpResponse Error(const Status& s) {
 }
 
 }  // namespace
-
-int HttpStatusFor(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kOk:
-      return 200;
-    case StatusCode::kIncorrect:
-      return 400;
-    case StatusCode::kForbidden:
-      return 403;
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kConflict:
-      return 409;
-    case StatusCode::kGone:
-      return 410;
-    case StatusCode::kPrecondition:
-      return 412;
-    case StatusCode::kUnprocessable:
-      return 422;
-    case StatusCode::kUnsupported:
-      return 405;
-    case StatusCode::kBusy:
-      return 429;
-    case StatusCode::kUnavailable:
-      return 503;
-    case StatusCode::kFault:
-      return 500;
-  }
-  return 500;
-}
-
-std::string OperationOutcomeFor(const Status& status) {
-  std::string j = "{\"resourceType\":\"OperationOutcome\",\"issue\":[";
-  if (status.ok()) {
-    j += "{\"severity\":\"information\",\"code\":\"informational\",\"diagnostics\":\"ok\"}]}";
-    return j;
-  }
-  if (status.details().empty()) {
-    j += "{\"severity\":\"error\",\"code\":" + JsonString(IssueCode(status.code())) +
-         ",\"diagnostics\":" + JsonString(status.message()) + "}";
-  } else {
-    bool first = true;
-    for (const StatusDetail& d : status.details()) {
-      if (!first) j += ",";
-      first = false;
-      j += "{\"severity\":\"error\",\"code\":" +
-           JsonString(d.code.empty() ? IssueCode(status.code()) : d.code) +
-           ",\"diagnostics\":" + JsonString(d.message);
-      if (!d.location.empty()) {
-        j += ",\"location\":[" + JsonString(d.location) + "],\"expression\":[" +
-             JsonString(d.location) + "]";
-      }
-      j += "}";
-    }
-  }
-  j += "]}";
-  return j;
-}
 
 FhirApi::FhirApi(interaction::Interactions& interactions, FhirApiOptions options,
                  std::function<std::string()> metrics)

@@ -1,7 +1,8 @@
 // FhirApi: the FHIR R4 RESTful API over HTTP. Routes a request to an
 // interaction, negotiates format, reads the headers it understands and
 // encodes the result; errors become an OperationOutcome with the HTTP status
-// that HttpStatusFor gives their category (the one place that decides).
+// that interaction::HttpStatusFor gives their category (interaction/outcome.h,
+// the one place that decides).
 //
 // Thread-safe: Handle may be called from many threads at once.
 #pragma once
@@ -14,11 +15,6 @@
 #include "interaction/interaction.h"
 
 namespace lhcr::api {
-
-// The HTTP status for an error category (and 200 for OK).
-int HttpStatusFor(const Status& status);
-// An OperationOutcome (JSON) describing `status`, one issue per detail.
-std::string OperationOutcomeFor(const Status& status);
 
 struct FhirApiOptions {
   // The public base URL ("https://shcr.example.org/fhir"). Empty: taken from

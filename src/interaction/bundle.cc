@@ -9,6 +9,7 @@
 #include "fhir/search_index.h"
 #include "interaction/bundle_writer.h"
 #include "interaction/interaction.h"
+#include "interaction/outcome.h"
 
 namespace lhcr::interaction {
 namespace {
@@ -27,19 +28,6 @@ struct Entry {
   const Json* resource = nullptr;
   Preconditions pre;
 };
-
-std::optional<int64_t> ParseEtag(std::string_view s) {
-  // W/"3" or "3"
-  if (s.rfind("W/", 0) == 0) s.remove_prefix(2);
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
-  if (s.empty()) return std::nullopt;
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
 
 // A JSON Patch in a Bundle travels as a Binary resource with base64 data.
 constexpr const char* kNoBundlePatch = "PATCH inside a Bundle is not supported; use HTTP PATCH";
@@ -158,43 +146,9 @@ std::string ResponseEntry(const Response& r, const std::string& base_url) {
   return e;
 }
 
-int HttpStatusOf(StatusCode c) {
-  switch (c) {
-    case StatusCode::kIncorrect:
-      return 400;
-    case StatusCode::kForbidden:
-      return 403;
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kConflict:
-      return 409;
-    case StatusCode::kGone:
-      return 410;
-    case StatusCode::kPrecondition:
-      return 412;
-    case StatusCode::kUnprocessable:
-      return 422;
-    case StatusCode::kUnsupported:
-      return 405;
-    case StatusCode::kBusy:
-      return 429;
-    case StatusCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
 std::string ErrorEntry(const Status& s) {
-  std::string code = s.code() == StatusCode::kNotFound ? "not-found"
-                     : s.code() == StatusCode::kConflict || s.code() == StatusCode::kPrecondition
-                         ? "conflict"
-                     : s.code() == StatusCode::kUnprocessable ? "invalid"
-                                                              : "processing";
-  return "{\"response\":{\"status\":" + JsonString(std::to_string(HttpStatusOf(s.code()))) +
-         ",\"outcome\":{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"error\","
-         "\"code\":" +
-         JsonString(code) + ",\"diagnostics\":" + JsonString(s.message()) + "}]}}}";
+  return "{\"response\":{\"status\":" + JsonString(std::to_string(HttpStatusFor(s))) +
+         ",\"outcome\":" + OperationOutcomeFor(s) + "}}";
 }
 
 }  // namespace
