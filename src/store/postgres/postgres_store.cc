@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -21,8 +22,9 @@ using postgres::Conn;
 using postgres::Params;
 using postgres::PgResult;
 
-// Bump when the schema changes and add the step to kMigrations.
-constexpr int64_t kSchemaVersion = 1;
+// Bump when the schema changes and add the step to kMigrations. The
+// numbers follow SqliteStore's: version N is the same logical schema.
+constexpr int64_t kSchemaVersion = 2;
 
 // Advisory lock keys (pg_advisory_xact_lock): one for schema migration, one
 // held by the writer's transaction ("lhcr" in ASCII, then 1 and 2).
@@ -71,17 +73,23 @@ CREATE TABLE idx_number(p integer NOT NULL, value double precision NOT NULL,
   rid bigint NOT NULL, owner bigint NOT NULL, PRIMARY KEY(p, value, rid));
 CREATE TABLE idx_uri(p integer NOT NULL, value bytea NOT NULL,
   rid bigint NOT NULL, owner bigint NOT NULL, PRIMARY KEY(p, value, rid));
-CREATE INDEX idx_date_rid ON idx_date(rid);
-CREATE INDEX idx_string_rid ON idx_string(rid);
-CREATE INDEX idx_quantity_rid ON idx_quantity(rid);
-CREATE INDEX idx_number_rid ON idx_number(rid);
+)sql";
+
+// Version 2: indexes by rid, for checking a few candidates (a patient's
+// resources) against a range or prefix condition (as SQLite's version 2).
+constexpr const char* kSchemaV2 = R"sql(
+CREATE INDEX IF NOT EXISTS idx_date_rid ON idx_date(rid);
+CREATE INDEX IF NOT EXISTS idx_string_rid ON idx_string(rid);
+CREATE INDEX IF NOT EXISTS idx_quantity_rid ON idx_quantity(rid);
+CREATE INDEX IF NOT EXISTS idx_number_rid ON idx_number(rid);
 )sql";
 
 struct Migration {
   int64_t to_version;
   const char* sql;
 };
-constexpr Migration kMigrations[] = {{1, kSchemaV1}};
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
+static_assert(std::size(kMigrations) == kSchemaVersion);
 
 // The same 31-bit FNV-1a ids as SqliteStore, so both stores agree.
 int32_t ParamId(std::string_view key) {
