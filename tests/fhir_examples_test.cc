@@ -32,6 +32,7 @@
 #include "base/time.h"
 #include "fhir/fhirpath.h"
 #include "fhir/json.h"
+#include "fhir/resource_types.h"
 #include "fhir/search_index.h"
 #include "fhir/search_param.h"
 #include "testing/test_server.h"
@@ -48,21 +49,6 @@ using store::IndexType;
 using testing::ClientResponse;
 using testing::HttpClient;
 using testing::TestServer;
-
-const std::set<std::string> kConformanceTypes = {"StructureDefinition",
-                                                 "SearchParameter",
-                                                 "ValueSet",
-                                                 "CodeSystem",
-                                                 "ConceptMap",
-                                                 "OperationDefinition",
-                                                 "CapabilityStatement",
-                                                 "CompartmentDefinition",
-                                                 "ImplementationGuide",
-                                                 "NamingSystem",
-                                                 "StructureMap",
-                                                 "TerminologyCapabilities",
-                                                 "GraphDefinition",
-                                                 "MessageDefinition"};
 
 // Examples the server must reject because the example itself is invalid R4;
 // file -> why (also in docs/REAL_WORLD.md and docs/VALIDATION.md).
@@ -94,15 +80,14 @@ std::vector<Example> LoadExamples(int* definition_bundles) {
       continue;
     }
     std::string type(fhir::StringMember(*doc, "resourceType"));
-    if (type.empty() || kConformanceTypes.contains(type)) continue;
+    if (type.empty() || fhir::IsConformanceType(type)) continue;
     if (type == "Bundle") {
       const Json* entries = fhir::Member(*doc, "entry");
       bool definitions = entries != nullptr && entries->IsArray() && !entries->Empty();
       if (definitions) {
         for (const Json& e : entries->GetArray()) {
           const Json* r = fhir::Member(e, "resource");
-          if (r == nullptr ||
-              !kConformanceTypes.contains(std::string(fhir::StringMember(*r, "resourceType")))) {
+          if (r == nullptr || !fhir::IsConformanceType(fhir::StringMember(*r, "resourceType"))) {
             definitions = false;
             break;
           }

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include "fhir/resource_types.h"
+
 namespace lhcr::fhir {
 
 namespace {
@@ -533,20 +535,6 @@ TEST(ExtractExamplesTest, BloodPressureCompositeTuples) {
 // rows.
 TEST(ExtractExamplesTest, EveryExampleResource) {
   if (!HavePackage()) GTEST_SKIP() << "FHIR package not found at " << PackageDir();
-  const std::set<std::string> kSkip = {"SearchParameter",
-                                       "StructureDefinition",
-                                       "ValueSet",
-                                       "CodeSystem",
-                                       "ConceptMap",
-                                       "OperationDefinition",
-                                       "CapabilityStatement",
-                                       "CompartmentDefinition",
-                                       "ImplementationGuide",
-                                       "NamingSystem",
-                                       "StructureMap",
-                                       "TerminologyCapabilities",
-                                       "GraphDefinition",
-                                       "MessageDefinition"};
   int resources = 0;
   size_t rows_total = 0;
   std::set<std::string> types;
@@ -557,7 +545,7 @@ TEST(ExtractExamplesTest, EveryExampleResource) {
     auto doc = ParseJson(ReadFile(entry.path()));
     ASSERT_TRUE(doc.ok()) << name << ": " << doc.status().ToString();
     std::string type(StringMember(*doc, "resourceType"));
-    if (type.empty() || kSkip.count(type)) continue;
+    if (type.empty() || IsConformanceType(type)) continue;
     ++resources;
     types.insert(type);
     std::vector<IndexRow> rows = ExtractIndexRows(*doc, R4());

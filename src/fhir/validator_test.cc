@@ -11,6 +11,8 @@
 #include <sstream>
 #include <thread>
 
+#include "fhir/resource_types.h"
+
 namespace lhcr::fhir {
 namespace {
 
@@ -606,25 +608,6 @@ TEST(ValidatorTest, LexicalFormsAgreeWithDefinitionRegexes) {
 // ---------------------------------------------------------------------------
 // Every example resource in the official package.
 
-// Conformance and terminology resources: not validated here (they are
-// definitions, not care record content).
-const std::set<std::string> kSkippedTypes = {
-    "StructureDefinition",
-    "SearchParameter",
-    "ValueSet",
-    "CodeSystem",
-    "ConceptMap",
-    "OperationDefinition",
-    "CapabilityStatement",
-    "CompartmentDefinition",
-    "ImplementationGuide",
-    "NamingSystem",
-    "StructureMap",
-    "TerminologyCapabilities",
-    "GraphDefinition",
-    "MessageDefinition",
-};
-
 // Examples in hl7.fhir.r4.examples@4.0.1 that are themselves structurally
 // invalid, file name -> reason (docs/VALIDATION.md lists the same).
 const std::map<std::string, std::string> kInvalidExamples = {
@@ -644,7 +627,7 @@ TEST(ValidatorTest, AcceptsTheOfficialExamples) {
     Result<JsonDoc> doc = ParseJson(ReadFile(entry.path()));
     ASSERT_TRUE(doc.ok()) << file << ": " << doc.status().ToString();
     std::string type(StringMember(*doc, "resourceType"));
-    if (type.empty() || kSkippedTypes.count(type) != 0) {
+    if (type.empty() || IsConformanceType(type)) {
       ++skipped;
       continue;
     }
