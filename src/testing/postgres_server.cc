@@ -281,6 +281,11 @@ void PostgresServer::Stop() {
   pid_ = -1;
 }
 
+Status PostgresServer::Restart() {
+  Stop();
+  return Launch();
+}
+
 PostgresServer::~PostgresServer() {
   Stop();
   if (!dir_.empty()) {

@@ -59,6 +59,8 @@ class PostgresServer {
   Status Promote();
   // Stops the server (fast shutdown; SIGKILL if it lingers). Idempotent.
   void Stop();
+  // Starts it again on the same port and data (after Stop, or to restart).
+  Status Restart();
 
  private:
   PostgresServer() = default;
