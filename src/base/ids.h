@@ -12,7 +12,8 @@ class IdGenerator {
   virtual std::string Next() = 0;
 };
 
-// Random version-4 UUIDs from a per-thread generator seeded from the OS.
+// Time-ordered version-7 UUIDs (RFC 9562): milliseconds since the epoch,
+// then random bits from a per-thread generator seeded from the OS.
 // Thread-safe.
 IdGenerator& UuidGenerator();
 

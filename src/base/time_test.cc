@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "base/ids.h"
 
 namespace lhcr {
@@ -23,8 +26,12 @@ TEST(TimeTest, ParsesHttpDate) {
 TEST(IdsTest, UuidsAreWellFormedAndDistinct) {
   std::string a = UuidGenerator().Next(), b = UuidGenerator().Next();
   EXPECT_EQ(a.size(), 36u);
-  EXPECT_EQ(a[14], '4');
+  EXPECT_EQ(a[14], '7');  // version 7: time-ordered
+  EXPECT_TRUE(a[19] == '8' || a[19] == '9' || a[19] == 'a' || a[19] == 'b');
   EXPECT_NE(a, b);
+  // Made later, sorts later (at millisecond resolution).
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_LT(a, UuidGenerator().Next());
 }
 
 }  // namespace

@@ -261,8 +261,7 @@ Result<Response> Interactions::Read(const RequestContext& ctx, const std::string
                                     const std::string& id, const Preconditions& pre) {
   if (!impl_->validator->IsResourceType(type))
     return Status::NotFound("unknown resource type " + type);
-  ASSIGN_OR_RETURN(auto view, store_.View());
-  ASSIGN_OR_RETURN(auto v, view->Read(type, id));
+  ASSIGN_OR_RETURN(auto v, store_.ReadCurrent(type, id));
   if (!v) return Status::NotFound(Ref(type, id) + " is not known");
   if (v->deleted) return Status::Gone(Ref(type, id) + " was deleted");
   // RFC 7232 6: If-None-Match, when present, decides alone; "*" matches any
@@ -284,8 +283,7 @@ Result<Response> Interactions::VRead(const RequestContext& ctx, const std::strin
                                      const std::string& id, int64_t version) {
   if (!impl_->validator->IsResourceType(type))
     return Status::NotFound("unknown resource type " + type);
-  ASSIGN_OR_RETURN(auto view, store_.View());
-  ASSIGN_OR_RETURN(auto v, view->VRead(type, id, version));
+  ASSIGN_OR_RETURN(auto v, store_.ReadVersion(type, id, version));
   if (!v) return Status::NotFound(Ref(type, id) + " has no version " + std::to_string(version));
   if (v->deleted)
     return Status::Gone(Ref(type, id) + " version " + std::to_string(version) + " is a deletion");

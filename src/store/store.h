@@ -154,6 +154,21 @@ class Store {
   // Opens a read snapshot.
   virtual Result<std::unique_ptr<StoreView>> View() = 0;
 
+  // The current version of type/id (a tombstone if deleted), or nullopt; or
+  // one version of it. Each is one atomic read, cheaper than opening a View
+  // (no snapshot to pin): the fast path of read and vread.
+  virtual Result<std::optional<ResourceVersion>> ReadCurrent(std::string_view type,
+                                                             std::string_view id) {
+    ASSIGN_OR_RETURN(auto view, View());
+    return view->Read(type, id);
+  }
+  virtual Result<std::optional<ResourceVersion>> ReadVersion(std::string_view type,
+                                                             std::string_view id,
+                                                             int64_t version) {
+    ASSIGN_OR_RETURN(auto view, View());
+    return view->VRead(type, id, version);
+  }
+
   // Runs `fn` in a write transaction. If fn returns an error, nothing it
   // wrote is kept and that error is returned; otherwise its writes are
   // durable when Write returns OK. Blocks the caller until then.

@@ -55,3 +55,45 @@ TEST(SqliteStoreTest, MigratesAVersionOneFileToTheCurrentSchema) {
 
 }  // namespace
 }  // namespace lhcr::store
+
+namespace lhcr::store {
+namespace {
+
+TEST(SqliteStoreTest, ReadCurrentAndReadVersionSeeCommittedWrites) {
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("lhcr-readcurrent-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  auto store = OpenSqliteStore({.path = dir + "/lhcr.db"});
+  ASSERT_TRUE(store.ok());
+  auto put = [&](int64_t version, Method method, std::string json) {
+    return (*store)->Write([&](WriteTxn& txn) {
+      ResourceVersion v{.type = "Patient",
+                        .id = "p1",
+                        .version = version,
+                        .last_updated = 1000 * version,
+                        .method = method,
+                        .json = std::move(json)};
+      return txn.Put(v, {}, {});
+    });
+  };
+  EXPECT_EQ(*(*store)->ReadCurrent("Patient", "p1"), std::nullopt);
+  ASSERT_TRUE(put(1, Method::kCreate, R"({"v":1})").ok());
+  ASSERT_TRUE(put(2, Method::kUpdate, R"({"v":2})").ok());
+  auto cur = (*store)->ReadCurrent("Patient", "p1");
+  ASSERT_TRUE(cur.ok() && cur->has_value());
+  EXPECT_EQ((*cur)->version, 2);
+  EXPECT_EQ((*cur)->json, R"({"v":2})");
+  auto v1 = (*store)->ReadVersion("Patient", "p1", 1);
+  ASSERT_TRUE(v1.ok() && v1->has_value());
+  EXPECT_EQ((*v1)->json, R"({"v":1})");
+  EXPECT_EQ(*(*store)->ReadVersion("Patient", "p1", 9), std::nullopt);
+  ASSERT_TRUE(put(3, Method::kDelete, "").ok());
+  cur = (*store)->ReadCurrent("Patient", "p1");
+  ASSERT_TRUE(cur.ok() && cur->has_value());
+  EXPECT_TRUE((*cur)->deleted);
+  (*store)->Close();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace lhcr::store
