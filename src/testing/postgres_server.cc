@@ -260,6 +260,20 @@ Result<std::string> PostgresServer::CreateDatabase(const std::string& name) {
   return conninfo(name);
 }
 
+Status PostgresServer::WaitForStandby() {
+  const std::string check =
+      "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_stat_replication "
+      "WHERE replay_lsn >= pg_current_wal_lsn()) THEN RAISE EXCEPTION 'behind'; END IF; END $$";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  Status s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    s = Exec("postgres", check);
+    if (s.ok()) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status::Unavailable("no standby caught up within 60 s: " + s.message());
+}
+
 Status PostgresServer::Promote() {
   RETURN_IF_ERROR(Exec("postgres", "SELECT pg_promote(true, 60)"));
   return Status::Ok();

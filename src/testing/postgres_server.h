@@ -55,6 +55,9 @@ class PostgresServer {
   Result<std::string> CreateDatabase(const std::string& name);
   // Runs SQL (simple query protocol) in `database` as the superuser.
   Status Exec(const std::string& database, const std::string& sql);
+  // Primary only: waits (up to 60 s) until a standby has replayed all the
+  // WAL written so far, so that a failover loses nothing.
+  Status WaitForStandby();
   // Standby only: promotes it to a primary and waits until it is one.
   Status Promote();
   // Stops the server (fast shutdown; SIGKILL if it lingers). Idempotent.

@@ -109,7 +109,8 @@ TEST_F(PostgresStoreTest, FailoverToAPromotedStandby) {
   ASSERT_TRUE(Put(Version("b", 1)).ok());
   store_->Close();
   store_.reset();
-  server_->Stop();  // a fast shutdown sends the last WAL to the standby first
+  ASSERT_TRUE(server_->WaitForStandby().ok());
+  server_->Stop();
 
   ASSERT_TRUE((*standby)->Promote().ok());
   PostgresOptions o;
