@@ -660,6 +660,17 @@ class PostgresStore : public Store {
     }
   }
 
+  // One statement in autocommit on a pooled connection: no snapshot to
+  // open and close (the statement is atomic on its own).
+  Result<std::optional<ResourceVersion>> ReadCurrent(std::string_view type,
+                                                     std::string_view id) override {
+    return Autocommit([&](PgView& v) { return v.Read(type, id); });
+  }
+  Result<std::optional<ResourceVersion>> ReadVersion(std::string_view type, std::string_view id,
+                                                     int64_t version) override {
+    return Autocommit([&](PgView& v) { return v.VRead(type, id, version); });
+  }
+
   Status Write(const std::function<Status(WriteTxn&)>& fn) override {
     Job job{&fn, {}};
     std::future<Status> done = job.promise.get_future();
@@ -707,6 +718,19 @@ class PostgresStore : public Store {
     const std::function<Status(WriteTxn&)>* fn;
     std::promise<Status> promise;
   };
+
+  template <typename F>
+  Result<std::optional<ResourceVersion>> Autocommit(F read) {
+    // A pooled connection may have died (server restart): one fresh try.
+    for (int attempt = 0;; ++attempt) {
+      ASSIGN_OR_RETURN(std::unique_ptr<Conn> conn, Acquire());
+      PgView view(conn.get(), 0);
+      auto r = read(view);
+      const bool broken = conn->Broken();
+      Release(std::move(conn));
+      if (r.ok() || !broken || attempt > 0) return r;
+    }
+  }
 
   Result<std::unique_ptr<Conn>> Acquire() {
     {
