@@ -7,6 +7,7 @@
 //
 //   ingest_bench [--patients N] [--reps K] [--sync full|normal] [--dir DIR]
 //                [--stages] [--lhcr-only] [--ordered-ids] [--clients N]
+//                [--store sqlite|postgres|both] [--pg-fsync on|off]
 //
 // Prints one line per repetition and a summary line
 //   INGEST patients=.. resources=.. floor_res_s=.. lhcr_res_s=.. ratio=..
@@ -18,6 +19,21 @@
 // --stages also times the pipeline stages one by one on the same bundles.
 // --clients N sends the bundles to lhcr from N threads at once (the floor
 // stays one transaction per bundle from one thread).
+//
+// --store postgres|both also runs, in each repetition right after the SQLite
+// pair, the same bundles into the PostgreSQL store on a throwaway server
+// (bench_postgres.h: fsync=on, synchronous_commit=on, full_page_writes=on,
+// otherwise PostgreSQL's defaults; --pg-fsync off for the test settings),
+// with its own floor: the same bytes INSERTed with one prepared statement
+// (binary bytea parameter) into an unindexed table, one transaction per
+// bundle. Both PostgreSQL phases end with a CHECKPOINT inside the timed
+// span, as SQLite's end with the checkpoint of closing. Fresh database per
+// phase. Summary line
+//   INGEST_PG ... pg_floor_res_s=.. pg_lhcr_res_s=.. ratio=.. vs_sqlite_floor=.. vs_sqlite_lhcr=..
+// (ratio = PostgreSQL lhcr / PostgreSQL floor; vs_sqlite_* = PostgreSQL lhcr
+// / the SQLite floor or SQLite lhcr of the same repetition; medians). CPU
+// and bytes written for PostgreSQL include the server's processes.
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -34,12 +50,14 @@
 #include <vector>
 
 #include "base/ids.h"
+#include "bench_postgres.h"
 #include "base/time.h"
 #include "fhir/json.h"
 #include "fhir/search_index.h"
 #include "fhir/search_param.h"
 #include "fhir/validator.h"
 #include "interaction/interaction.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "synthetic_bundles.h"
 
@@ -77,11 +95,24 @@ struct Cost {
   double cpu = 0;
   int64_t bytes = 0;
 };
+// With a PostgreSQL server, its CPU and its writes count too.
 struct Meter {
+  explicit Meter(const BenchPostgres* pg = nullptr)
+      : pg(pg), s0(pg != nullptr ? pg->CpuSeconds() : 0), w0(pg != nullptr ? pg->BytesWritten() : 0) {}
+  const BenchPostgres* pg;
+  double s0;
+  int64_t w0;
   Clock::time_point t0 = Clock::now();
   double c0 = CpuNow();
   int64_t b0 = BytesWritten();
-  Cost Stop() const { return Cost{Seconds(t0, Clock::now()), CpuNow() - c0, BytesWritten() - b0}; }
+  Cost Stop() const {
+    Cost c{Seconds(t0, Clock::now()), CpuNow() - c0, BytesWritten() - b0};
+    if (pg != nullptr) {
+      c.cpu += pg->CpuSeconds() - s0;
+      c.bytes = pg->BytesWritten() - w0;  // the client's own writes are the server's socket
+    }
+    return c;
+  }
 };
 
 struct Args {
@@ -93,6 +124,9 @@ struct Args {
   bool lhcr_only = false;
   bool ordered_ids = false;  // also run lhcr with time-ordered ids
   int clients = 1;           // concurrent senders of bundles to lhcr
+  bool sqlite = true;        // --store sqlite|postgres|both
+  bool postgres = false;
+  bool pg_fsync = true;      // durable PostgreSQL settings (bench_postgres.h)
 };
 
 [[noreturn]] void Die(const std::string& what) {
@@ -140,6 +174,39 @@ Cost FloorCost(const std::string& path, const std::vector<PatientRecord>& record
   return m.Stop();
 }
 
+// PostgreSQL's floor: the same bytes, the same batches, an unindexed heap
+// table, one prepared INSERT per resource with a binary bytea parameter.
+Cost PgFloorCost(const BenchPostgres& pg, const std::string& database, const std::vector<PatientRecord>& records) {
+  PGconn* c = PQconnectdb(pg.conninfo(database).c_str());
+  if (PQstatus(c) != CONNECTION_OK) Die(std::string("connect: ") + PQerrorMessage(c));
+  auto exec = [&](const char* sql) {
+    PGresult* r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) Die(std::string(sql) + ": " + PQresultErrorMessage(r));
+    PQclear(r);
+  };
+  exec("CREATE TABLE plain(json bytea NOT NULL)");
+  PGresult* prep = PQprepare(c, "ins", "INSERT INTO plain(json) VALUES($1)", 1, nullptr);
+  if (PQresultStatus(prep) != PGRES_COMMAND_OK) Die(PQresultErrorMessage(prep));
+  PQclear(prep);
+  Meter m(&pg);
+  const int formats[1] = {1};
+  for (const PatientRecord& r : records) {
+    exec("BEGIN");
+    for (const std::string& json : r.resources) {
+      const char* values[1] = {json.data()};
+      const int lengths[1] = {static_cast<int>(json.size())};
+      PGresult* res = PQexecPrepared(c, "ins", 1, values, lengths, formats, 0);
+      if (PQresultStatus(res) != PGRES_COMMAND_OK) Die(PQresultErrorMessage(res));
+      PQclear(res);
+    }
+    exec("COMMIT");
+  }
+  exec("CHECKPOINT");
+  Cost cost = m.Stop();
+  PQfinish(c);
+  return cost;
+}
+
 std::unique_ptr<store::Store> OpenStore(const std::string& path, bool sync_full) {
   store::SqliteOptions so;
   so.path = path;
@@ -171,15 +238,25 @@ class OrderedIds : public IdGenerator {
   uint64_t counter_ = 0;
 };
 
+// lhcr on `path`, or with `pg` on PostgreSQL database `path` of that server.
 Cost LhcrCost(const std::string& path, const std::vector<PatientRecord>& records, bool sync_full,
-              bool ordered_ids = false, int clients = 1) {
-  auto store = OpenStore(path, sync_full);
+              bool ordered_ids = false, int clients = 1, const BenchPostgres* pg = nullptr) {
+  std::unique_ptr<store::Store> store;
+  if (pg != nullptr) {
+    store::PostgresOptions po;
+    po.conninfo = pg->conninfo(path);
+    auto s = store::OpenPostgresStore(po);
+    if (!s.ok()) Die(s.status().ToString());
+    store = std::move(*s);
+  } else {
+    store = OpenStore(path, sync_full);
+  }
   OrderedIds ordered;
   interaction::Interactions in(*store, fhir::SearchParamRegistry::R4(), fhir::Validator::R4(),
                                SystemClock(), ordered_ids ? static_cast<IdGenerator&>(ordered) : UuidGenerator());
   interaction::RequestContext ctx;
   ctx.base_url = "http://127.0.0.1/fhir";
-  Meter m;
+  Meter m(pg);
   // `clients` senders at once, as feeds arrive in a region: the store's
   // group commit then shares one commit among the bundles that queue up.
   std::vector<std::thread> senders;
@@ -193,6 +270,10 @@ Cost LhcrCost(const std::string& path, const std::vector<PatientRecord>& records
   }
   for (auto& t : senders) t.join();
   store->Close();
+  if (pg != nullptr) {
+    Status st = const_cast<BenchPostgres*>(pg)->Exec(path, "CHECKPOINT");
+    if (!st.ok()) Die(st.ToString());
+  }
   return m.Stop();
 }
 
@@ -312,6 +393,12 @@ int main(int argc, char** argv) {
     else if (a == "--lhcr-only") args.lhcr_only = true;
     else if (a == "--ordered-ids") args.ordered_ids = true;
     else if (a == "--clients") args.clients = std::max(1, std::stoi(next()));
+    else if (a == "--store") {
+      const std::string v = next();
+      if (v != "sqlite" && v != "postgres" && v != "both") Die("--store takes sqlite, postgres or both");
+      args.sqlite = v != "postgres";
+      args.postgres = v != "sqlite";
+    } else if (a == "--pg-fsync") args.pg_fsync = next() != "off";
     else Die("unknown argument " + a);
   }
   bool own_dir = args.dir.empty();
@@ -333,42 +420,83 @@ int main(int argc, char** argv) {
               args.patients, resources, static_cast<double>(bytes) / static_cast<double>(resources),
               static_cast<double>(bytes) / args.patients, args.sync_full ? "FULL" : "NORMAL");
 
+  std::unique_ptr<BenchPostgres> pg;
+  if (args.postgres) {
+    auto started = BenchPostgres::Start(args.pg_fsync);
+    if (!started.ok()) Die("PostgreSQL: " + started.status().ToString());
+    pg = std::move(*started);
+    std::printf("PG %s\n", pg->Settings().c_str());
+  }
+
   std::vector<double> floor_rate, lhcr_rate, ratio, cpu_ratio, floor_kb, lhcr_kb, ordered_rate,
       ordered_ratio;
+  std::vector<double> pg_floor_rate, pg_lhcr_rate, pg_ratio, pg_cpu_ratio, pg_floor_kb, pg_lhcr_kb,
+      pg_vs_sqlite_floor, pg_vs_sqlite_lhcr, pg_floor_cpu_us, pg_lhcr_cpu_us;
   const double n = static_cast<double>(resources);
   for (int rep = 0; rep < args.reps; ++rep) {
     const std::string floor_db = args.dir + "/floor.db", lhcr_db = args.dir + "/lhcr.db";
-    Cost f;
-    if (!args.lhcr_only) {
-      RemoveDb(floor_db);
-      f = FloorCost(floor_db, records, args.sync_full);
-      RemoveDb(floor_db);
-    }
-    RemoveDb(lhcr_db);
-    Cost l = LhcrCost(lhcr_db, records, args.sync_full, /*ordered_ids=*/false, args.clients);
-    RemoveDb(lhcr_db);
-    if (args.ordered_ids) {
-      Cost o = LhcrCost(lhcr_db, records, args.sync_full, /*ordered_ids=*/true);
+    Cost f, l;
+    if (args.sqlite) {
+      if (!args.lhcr_only) {
+        RemoveDb(floor_db);
+        f = FloorCost(floor_db, records, args.sync_full);
+        RemoveDb(floor_db);
+      }
       RemoveDb(lhcr_db);
-      ordered_rate.push_back(n / o.wall);
-      std::printf("REP %d lhcr_ordered_ids_res_s=%.0f cpu_us_per_res=%.1f written_kb_per_res=%.1f\n", rep,
-                  n / o.wall, o.cpu * 1e6 / n, static_cast<double>(o.bytes) / n / 1024);
-      if (!args.lhcr_only) ordered_ratio.push_back(f.wall / o.wall);
+      l = LhcrCost(lhcr_db, records, args.sync_full, /*ordered_ids=*/false, args.clients);
+      RemoveDb(lhcr_db);
+      if (args.ordered_ids) {
+        Cost o = LhcrCost(lhcr_db, records, args.sync_full, /*ordered_ids=*/true);
+        RemoveDb(lhcr_db);
+        ordered_rate.push_back(n / o.wall);
+        std::printf("REP %d lhcr_ordered_ids_res_s=%.0f cpu_us_per_res=%.1f written_kb_per_res=%.1f\n", rep,
+                    n / o.wall, o.cpu * 1e6 / n, static_cast<double>(o.bytes) / n / 1024);
+        if (!args.lhcr_only) ordered_ratio.push_back(f.wall / o.wall);
+      }
+      lhcr_rate.push_back(n / l.wall);
+      lhcr_kb.push_back(static_cast<double>(l.bytes) / n / 1024);
+      if (!args.lhcr_only) {
+        floor_rate.push_back(n / f.wall);
+        floor_kb.push_back(static_cast<double>(f.bytes) / n / 1024);
+        ratio.push_back(f.wall / l.wall);
+        cpu_ratio.push_back(f.cpu / l.cpu);
+        std::printf("REP %d floor_res_s=%.0f lhcr_res_s=%.0f ratio=%.3f | cpu_us_per_res floor=%.1f lhcr=%.1f "
+                    "cpu_ratio=%.3f | written_kb_per_res floor=%.1f lhcr=%.1f\n",
+                    rep, n / f.wall, n / l.wall, f.wall / l.wall, f.cpu * 1e6 / n, l.cpu * 1e6 / n,
+                    f.cpu / l.cpu, floor_kb.back(), lhcr_kb.back());
+      } else {
+        std::printf("REP %d lhcr_res_s=%.0f cpu_us_per_res=%.1f written_kb_per_res=%.1f\n", rep, n / l.wall,
+                    l.cpu * 1e6 / n, lhcr_kb.back());
+      }
     }
-    lhcr_rate.push_back(n / l.wall);
-    lhcr_kb.push_back(static_cast<double>(l.bytes) / n / 1024);
-    if (!args.lhcr_only) {
-      floor_rate.push_back(n / f.wall);
-      floor_kb.push_back(static_cast<double>(f.bytes) / n / 1024);
-      ratio.push_back(f.wall / l.wall);
-      cpu_ratio.push_back(f.cpu / l.cpu);
-      std::printf("REP %d floor_res_s=%.0f lhcr_res_s=%.0f ratio=%.3f | cpu_us_per_res floor=%.1f lhcr=%.1f "
-                  "cpu_ratio=%.3f | written_kb_per_res floor=%.1f lhcr=%.1f\n",
-                  rep, n / f.wall, n / l.wall, f.wall / l.wall, f.cpu * 1e6 / n, l.cpu * 1e6 / n,
-                  f.cpu / l.cpu, floor_kb.back(), lhcr_kb.back());
-    } else {
-      std::printf("REP %d lhcr_res_s=%.0f cpu_us_per_res=%.1f written_kb_per_res=%.1f\n", rep, n / l.wall,
-                  l.cpu * 1e6 / n, lhcr_kb.back());
+    if (pg) {
+      const std::string fdb = "floor_r" + std::to_string(rep), ldb = "lhcr_r" + std::to_string(rep);
+      Cost pf;
+      if (!args.lhcr_only) {
+        if (!pg->CreateDatabase(fdb).ok()) Die("create database " + fdb);
+        pf = PgFloorCost(*pg, fdb, records);
+        (void)pg->Exec("postgres", "DROP DATABASE " + fdb + " WITH (FORCE)");
+      }
+      if (!pg->CreateDatabase(ldb).ok()) Die("create database " + ldb);
+      Cost pl = LhcrCost(ldb, records, args.sync_full, /*ordered_ids=*/false, args.clients, pg.get());
+      (void)pg->Exec("postgres", "DROP DATABASE " + ldb + " WITH (FORCE)");
+      pg_lhcr_rate.push_back(n / pl.wall);
+      pg_lhcr_kb.push_back(static_cast<double>(pl.bytes) / n / 1024);
+      pg_lhcr_cpu_us.push_back(pl.cpu * 1e6 / n);
+      if (args.sqlite) pg_vs_sqlite_lhcr.push_back(l.wall / pl.wall);
+      if (!args.lhcr_only) {
+        pg_floor_rate.push_back(n / pf.wall);
+        pg_floor_kb.push_back(static_cast<double>(pf.bytes) / n / 1024);
+        pg_floor_cpu_us.push_back(pf.cpu * 1e6 / n);
+        pg_ratio.push_back(pf.wall / pl.wall);
+        pg_cpu_ratio.push_back(pf.cpu / pl.cpu);
+        if (args.sqlite) pg_vs_sqlite_floor.push_back(f.wall / pl.wall);
+      }
+      std::printf("REP %d pg floor_res_s=%.0f lhcr_res_s=%.0f ratio=%.3f vs_sqlite_floor=%.3f vs_sqlite_lhcr=%.3f | "
+                  "cpu_us_per_res (client+server) floor=%.1f lhcr=%.1f | written_kb_per_res floor=%.1f lhcr=%.1f\n",
+                  rep, pf.wall > 0 ? n / pf.wall : 0, n / pl.wall, pf.wall / pl.wall,
+                  args.sqlite ? f.wall / pl.wall : 0, args.sqlite ? l.wall / pl.wall : 0, pf.cpu * 1e6 / n,
+                  pl.cpu * 1e6 / n, static_cast<double>(pf.bytes) / n / 1024, pg_lhcr_kb.back());
     }
     std::fflush(stdout);
   }
@@ -377,14 +505,26 @@ int main(int argc, char** argv) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::printf("INGEST patients=%d resources=%zu sync=%s floor_res_s=%.0f lhcr_res_s=%.0f ratio=%.3f "
-              "cpu_ratio=%.3f written_kb_per_res floor=%.1f lhcr=%.1f\n",
-              args.patients, resources, args.sync_full ? "FULL" : "NORMAL", median(floor_rate),
-              median(lhcr_rate), median(ratio), median(cpu_ratio), median(floor_kb), median(lhcr_kb));
+  if (args.sqlite) {
+    std::printf("INGEST patients=%d resources=%zu sync=%s floor_res_s=%.0f lhcr_res_s=%.0f ratio=%.3f "
+                "cpu_ratio=%.3f written_kb_per_res floor=%.1f lhcr=%.1f\n",
+                args.patients, resources, args.sync_full ? "FULL" : "NORMAL", median(floor_rate),
+                median(lhcr_rate), median(ratio), median(cpu_ratio), median(floor_kb), median(lhcr_kb));
+  }
+  if (pg) {
+    std::printf("INGEST_PG patients=%d resources=%zu fsync=%s pg_floor_res_s=%.0f pg_lhcr_res_s=%.0f ratio=%.3f "
+                "vs_sqlite_floor=%.3f vs_sqlite_lhcr=%.3f cpu_ratio=%.3f cpu_us_per_res floor=%.1f lhcr=%.1f "
+                "written_kb_per_res floor=%.1f lhcr=%.1f\n",
+                args.patients, resources, args.pg_fsync ? "on" : "off", median(pg_floor_rate),
+                median(pg_lhcr_rate), median(pg_ratio), median(pg_vs_sqlite_floor), median(pg_vs_sqlite_lhcr),
+                median(pg_cpu_ratio), median(pg_floor_cpu_us), median(pg_lhcr_cpu_us), median(pg_floor_kb),
+                median(pg_lhcr_kb));
+  }
   if (args.ordered_ids) {
     std::printf("INGEST_ORDERED_IDS lhcr_res_s=%.0f ratio=%.3f\n", median(ordered_rate), median(ordered_ratio));
   }
-  if (args.stages) Stages(args.dir, records, args.sync_full);
+  if (args.stages && args.sqlite) Stages(args.dir, records, args.sync_full);
+  pg.reset();
   if (own_dir) std::filesystem::remove_all(args.dir);
   return 0;
 }
