@@ -149,60 +149,6 @@ ResourceVersion Version(std::string type, std::string id, int64_t version, int64
   return v;
 }
 
-IndexRow Token(std::string param, std::string system, std::string code) {
-  IndexRow r;
-  r.type = IndexType::kToken;
-  r.param = std::move(param);
-  r.s1 = std::move(system);
-  r.s2 = std::move(code);
-  return r;
-}
-IndexRow Str(std::string param, std::string value) {
-  IndexRow r;
-  r.type = IndexType::kString;
-  r.param = std::move(param);
-  r.s1 = std::move(value);
-  return r;
-}
-IndexRow Date(std::string param, int64_t lo, int64_t hi) {
-  IndexRow r;
-  r.type = IndexType::kDate;
-  r.param = std::move(param);
-  r.lo = lo;
-  r.hi = hi;
-  return r;
-}
-IndexRow Ref(std::string param, std::string type, std::string id) {
-  IndexRow r;
-  r.type = IndexType::kReference;
-  r.param = std::move(param);
-  r.s1 = std::move(type);
-  r.s2 = std::move(id);
-  return r;
-}
-IndexRow Quantity(std::string param, double value, std::string system, std::string code) {
-  IndexRow r;
-  r.type = IndexType::kQuantity;
-  r.param = std::move(param);
-  r.num = value;
-  r.s1 = std::move(system);
-  r.s2 = std::move(code);
-  return r;
-}
-IndexRow Number(std::string param, double value) {
-  IndexRow r;
-  r.type = IndexType::kNumber;
-  r.param = std::move(param);
-  r.num = value;
-  return r;
-}
-IndexRow Uri(std::string param, std::string value) {
-  IndexRow r;
-  r.type = IndexType::kUri;
-  r.param = std::move(param);
-  r.s1 = std::move(value);
-  return r;
-}
 
 IndexQuery Query(IndexType type, std::string param, Op op) {
   IndexQuery q;
@@ -503,7 +449,7 @@ TEST_P(StoreConformanceTest, VersionMustBeCurrentPlusOne) {
 }
 
 TEST_P(StoreConformanceTest, Tombstones) {
-  ResourceVersion v1 = Create("Patient", "a", {Token("Patient.gender", "", "female")});
+  ResourceVersion v1 = Create("Patient", "a", {IndexRow::Token("Patient.gender", "", "female")});
   auto del = Put(Version("Patient", "a", 2, kT0 + 1, Method::kDelete), {}, rows_["Patient/a"]);
   ASSERT_TRUE(del.ok()) << del.status().ToString();
   EXPECT_TRUE(del->deleted);
@@ -542,7 +488,7 @@ TEST_P(StoreConformanceTest, Tombstones) {
   // Deleting again is a new tombstone version; a re-create follows it.
   ASSERT_TRUE(Put(Version("Patient", "a", 3, kT0 + 2, Method::kDelete)).ok());
   auto again = Put(Version("Patient", "a", 4, kT0 + 3, Method::kUpdate),
-                   {Token("Patient.gender", "", "male")});
+                   {IndexRow::Token("Patient.gender", "", "male")});
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   view = View();
   EXPECT_FALSE((*view->Read("Patient", "a"))->deleted);
@@ -644,12 +590,12 @@ TEST_P(StoreConformanceTest, HistoryPagingAndPinning) {
 // --- snapshots ------------------------------------------------------------
 
 TEST_P(StoreConformanceTest, SnapshotIsolation) {
-  Create("Patient", "a", {Token("Patient.gender", "", "female")});
+  Create("Patient", "a", {IndexRow::Token("Patient.gender", "", "female")});
   auto before = View();
   const int64_t seq_before = before->Seq();
   EXPECT_EQ(seq_before, 1);
 
-  Create("Patient", "b", {Token("Patient.gender", "", "female")});
+  Create("Patient", "b", {IndexRow::Token("Patient.gender", "", "female")});
   ASSERT_TRUE(Put(Version("Patient", "a", 2, kT0, Method::kDelete), {}, rows_["Patient/a"]).ok());
 
   // The old view sees neither the new resource nor the delete.
@@ -683,13 +629,13 @@ TEST_P(StoreConformanceTest, WriteTxnSeesItsOwnWrites) {
   Status s = store_->Write([&](WriteTxn& txn) -> Status {
     const int64_t seq0 = txn.Seq();
     ResourceVersion v = Version("Patient", "a", 1, kT0);
-    RETURN_IF_ERROR(txn.Put(v, std::vector<IndexRow>{Token("Patient.gender", "", "other")}, {}));
+    RETURN_IF_ERROR(txn.Put(v, std::vector<IndexRow>{IndexRow::Token("Patient.gender", "", "other")}, {}));
     EXPECT_EQ(txn.Seq(), seq0 + 1);
     auto r = txn.Read("Patient", "a");
     EXPECT_TRUE(r.ok() && r->has_value());
     EXPECT_EQ(txn.Match(TokenQ("Patient.gender", "", "other"), nullptr)->size(), 1u);
     ResourceVersion v2 = Version("Patient", "a", 2, kT0, Method::kUpdate);
-    return txn.Put(v2, {}, std::vector<IndexRow>{Token("Patient.gender", "", "other")});
+    return txn.Put(v2, {}, std::vector<IndexRow>{IndexRow::Token("Patient.gender", "", "other")});
   });
   ASSERT_TRUE(s.ok()) << s.ToString();
   auto view = View();
@@ -701,14 +647,14 @@ TEST_P(StoreConformanceTest, WriteTxnSeesItsOwnWrites) {
 
 TEST_P(StoreConformanceTest, MatchToken) {
   const std::string loinc = "http://loinc.org", sct = "http://snomed.info/sct";
-  Create("Observation", "o1", {Token("Observation.code", loinc, "1234-5")});
-  Create("Observation", "o2", {Token("Observation.code", sct, "1234-5")});
-  Create("Observation", "o3", {Token("Observation.code", "", "1234-5")});
+  Create("Observation", "o1", {IndexRow::Token("Observation.code", loinc, "1234-5")});
+  Create("Observation", "o2", {IndexRow::Token("Observation.code", sct, "1234-5")});
+  Create("Observation", "o3", {IndexRow::Token("Observation.code", "", "1234-5")});
   Create(
       "Observation", "o4",
-      {Token("Observation.code", loinc, "9999-9"), Token("Observation.category", loinc, "1234-5")});
+      {IndexRow::Token("Observation.code", loinc, "9999-9"), IndexRow::Token("Observation.category", loinc, "1234-5")});
   Create("Observation", "o5",
-         {Token("Observation.code", loinc, "1234-5"), Token("Observation.code", sct, "777")});
+         {IndexRow::Token("Observation.code", loinc, "1234-5"), IndexRow::Token("Observation.code", sct, "777")});
   Create("Observation", "o6", {});
   AddFillers("Observation", 300);
 
@@ -741,12 +687,12 @@ TEST_P(StoreConformanceTest, MatchToken) {
 }
 
 TEST_P(StoreConformanceTest, MatchString) {
-  Create("Patient", "p1", {Str("Patient.name", "smith"), Str("Patient.name", "john")});
-  Create("Patient", "p2", {Str("Patient.name", "smithson")});
-  Create("Patient", "p3", {Str("Patient.name", "goldsmith")});
-  Create("Patient", "p4", {Str("Patient.name", "jones"), Str("Patient.family", "smith")});
-  Create("Patient", "p5", {Str("Patient.name", "o'neill 100%_x")});
-  Create("Patient", "p6", {Str("Patient.name", "\xc3\xa9mile")});  // UTF-8 é
+  Create("Patient", "p1", {IndexRow::String("Patient.name", "smith"), IndexRow::String("Patient.name", "john")});
+  Create("Patient", "p2", {IndexRow::String("Patient.name", "smithson")});
+  Create("Patient", "p3", {IndexRow::String("Patient.name", "goldsmith")});
+  Create("Patient", "p4", {IndexRow::String("Patient.name", "jones"), IndexRow::String("Patient.family", "smith")});
+  Create("Patient", "p5", {IndexRow::String("Patient.name", "o'neill 100%_x")});
+  Create("Patient", "p6", {IndexRow::String("Patient.name", "\xc3\xa9mile")});  // UTF-8 é
   Create("Patient", "p7", {});
   AddFillers("Patient", 300);
   auto q = [](Op op, std::string s, std::string param = "Patient.name") {
@@ -779,15 +725,15 @@ TEST_P(StoreConformanceTest, MatchString) {
 TEST_P(StoreConformanceTest, MatchDateEveryRelation) {
   constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-  Create("Observation", "d1", {Date("Observation.date", 100, 199)});
-  Create("Observation", "d2", {Date("Observation.date", 200, 299)});   // == the query range
-  Create("Observation", "d3", {Date("Observation.date", 150, 250)});   // straddles its start
-  Create("Observation", "d4", {Date("Observation.date", 250, kMax)});  // period, no end
-  Create("Observation", "d5", {Date("Observation.date", kMin, 120)});  // period, no start
-  Create("Observation", "d6", {Date("Observation.date", 400, 499)});
-  Create("Observation", "d7", {Date("Observation.date", 220, 230)});    // inside
-  Create("Observation", "d8", {Date("Observation.date", kMin, kMax)});  // period, no bounds
-  Create("Observation", "d9", {Date("Observation.issued", 220, 230)});
+  Create("Observation", "d1", {IndexRow::Date("Observation.date", 100, 199)});
+  Create("Observation", "d2", {IndexRow::Date("Observation.date", 200, 299)});   // == the query range
+  Create("Observation", "d3", {IndexRow::Date("Observation.date", 150, 250)});   // straddles its start
+  Create("Observation", "d4", {IndexRow::Date("Observation.date", 250, kMax)});  // period, no end
+  Create("Observation", "d5", {IndexRow::Date("Observation.date", kMin, 120)});  // period, no start
+  Create("Observation", "d6", {IndexRow::Date("Observation.date", 400, 499)});
+  Create("Observation", "d7", {IndexRow::Date("Observation.date", 220, 230)});    // inside
+  Create("Observation", "d8", {IndexRow::Date("Observation.date", kMin, kMax)});  // period, no bounds
+  Create("Observation", "d9", {IndexRow::Date("Observation.issued", 220, 230)});
   AddFillers("Observation", 300);
   auto L = [](std::initializer_list<const char*> ids) {
     std::vector<std::string> out;
@@ -826,11 +772,11 @@ TEST_P(StoreConformanceTest, MatchDateEveryRelation) {
 
 TEST_P(StoreConformanceTest, MatchReference) {
   const std::string abs = "http://other.example.org/fhir/Patient/p1";
-  Create("Observation", "r1", {Ref("Observation.subject", "Patient", "p1")});
-  Create("Observation", "r2", {Ref("Observation.subject", "Group", "p1")});
-  Create("Observation", "r3", {Ref("Observation.subject", "Patient", "p2")});
-  Create("Observation", "r4", {Ref("Observation.subject", "", abs)});
-  Create("Observation", "r5", {Ref("Observation.performer", "Patient", "p1")});
+  Create("Observation", "r1", {IndexRow::Reference("Observation.subject", "Patient", "p1")});
+  Create("Observation", "r2", {IndexRow::Reference("Observation.subject", "Group", "p1")});
+  Create("Observation", "r3", {IndexRow::Reference("Observation.subject", "Patient", "p2")});
+  Create("Observation", "r4", {IndexRow::Reference("Observation.subject", "", abs)});
+  Create("Observation", "r5", {IndexRow::Reference("Observation.performer", "Patient", "p1")});
   AddFillers("Observation", 300);
   auto q = [](std::optional<std::string> type, std::optional<std::string> id,
               std::string param = "Observation.subject") {
@@ -857,15 +803,15 @@ TEST_P(StoreConformanceTest, MatchReference) {
 
 TEST_P(StoreConformanceTest, MatchQuantityAndNumber) {
   const std::string ucum = "http://unitsofmeasure.org";
-  Create("Observation", "q1", {Quantity("Observation.value-quantity", 5.4, ucum, "mg")});
-  Create("Observation", "q2", {Quantity("Observation.value-quantity", 5.4, ucum, "g")});
-  Create("Observation", "q3", {Quantity("Observation.value-quantity", 10, "", "mg")});
-  Create("Observation", "q4", {Quantity("Observation.value-quantity", 3, ucum, "mg")});
-  Create("Observation", "q5", {Quantity("Observation.value-quantity", -2.5, "", "")});
-  Create("Observation", "n1", {Number("Observation.n", 1)});
-  Create("Observation", "n2", {Number("Observation.n", 2.5)});
-  Create("Observation", "n3", {Number("Observation.n", 100)});
-  Create("Observation", "n4", {Number("Observation.n", -7)});
+  Create("Observation", "q1", {IndexRow::Quantity("Observation.value-quantity", 5.4, ucum, "mg")});
+  Create("Observation", "q2", {IndexRow::Quantity("Observation.value-quantity", 5.4, ucum, "g")});
+  Create("Observation", "q3", {IndexRow::Quantity("Observation.value-quantity", 10, "", "mg")});
+  Create("Observation", "q4", {IndexRow::Quantity("Observation.value-quantity", 3, ucum, "mg")});
+  Create("Observation", "q5", {IndexRow::Quantity("Observation.value-quantity", -2.5, "", "")});
+  Create("Observation", "n1", {IndexRow::Number("Observation.n", 1)});
+  Create("Observation", "n2", {IndexRow::Number("Observation.n", 2.5)});
+  Create("Observation", "n3", {IndexRow::Number("Observation.n", 100)});
+  Create("Observation", "n4", {IndexRow::Number("Observation.n", -7)});
   AddFillers("Observation", 300);
   auto qty = [](Op op, double lo, double hi, std::optional<std::string> system = std::nullopt,
                 std::optional<std::string> code = std::nullopt) {
@@ -923,11 +869,11 @@ TEST_P(StoreConformanceTest, MatchQuantityAndNumber) {
 }
 
 TEST_P(StoreConformanceTest, MatchUri) {
-  Create("ValueSet", "u1", {Uri("ValueSet.url", "http://acme.org/fhir/ValueSet/123")});
-  Create("ValueSet", "u2", {Uri("ValueSet.url", "http://acme.org/fhir/ValueSet/123/_history/5")});
-  Create("ValueSet", "u3", {Uri("ValueSet.url", "http://acme.org/fhir/other")});
-  Create("ValueSet", "u4", {Uri("ValueSet.url", "http://acme.org")});
-  Create("ValueSet", "u5", {Uri("ValueSet.url", "urn:oid:1.2.3")});
+  Create("ValueSet", "u1", {IndexRow::Uri("ValueSet.url", "http://acme.org/fhir/ValueSet/123")});
+  Create("ValueSet", "u2", {IndexRow::Uri("ValueSet.url", "http://acme.org/fhir/ValueSet/123/_history/5")});
+  Create("ValueSet", "u3", {IndexRow::Uri("ValueSet.url", "http://acme.org/fhir/other")});
+  Create("ValueSet", "u4", {IndexRow::Uri("ValueSet.url", "http://acme.org")});
+  Create("ValueSet", "u5", {IndexRow::Uri("ValueSet.url", "urn:oid:1.2.3")});
   Create("ValueSet", "u6", {});
   AddFillers("ValueSet", 300);
   auto q = [](Op op, std::string s) {
@@ -956,13 +902,13 @@ TEST_P(StoreConformanceTest, MatchUri) {
 
 TEST_P(StoreConformanceTest, IndexRowsReplacedOnUpdateAndRemovedOnDelete) {
   const std::vector<IndexRow> v1_rows = {
-      Token("Observation.code", "s", "A"), Token("Observation.code", "s", "keep"),
-      Str("Observation.note", "first"), Date("Observation.date", 10, 20)};
+      IndexRow::Token("Observation.code", "s", "A"), IndexRow::Token("Observation.code", "s", "keep"),
+      IndexRow::String("Observation.note", "first"), IndexRow::Date("Observation.date", 10, 20)};
   const std::vector<IndexRow> v2_rows = {
-      Token("Observation.code", "s", "B"), Token("Observation.code", "s", "keep"),
-      Date("Observation.date", 30, 40), Number("Observation.n", 5)};
+      IndexRow::Token("Observation.code", "s", "B"), IndexRow::Token("Observation.code", "s", "keep"),
+      IndexRow::Date("Observation.date", 30, 40), IndexRow::Number("Observation.n", 5)};
   Create("Observation", "x", v1_rows);
-  Create("Observation", "y", {Token("Observation.code", "s", "A")});
+  Create("Observation", "y", {IndexRow::Token("Observation.code", "s", "A")});
   ASSERT_TRUE(Put(Version("Observation", "x", 2, kT0, Method::kUpdate), v2_rows, v1_rows).ok());
   const Rid x = RidOf("Observation", "x"), y = RidOf("Observation", "y");
 
@@ -989,8 +935,8 @@ TEST_P(StoreConformanceTest, IndexRowsReplacedOnUpdateAndRemovedOnDelete) {
   EXPECT_EQ(m(TokenQ("Observation.code", "s", "keep")), RidSet{});
 
   // The same row given twice in one version is stored once and removed once.
-  const std::vector<IndexRow> twice = {Token("Observation.code", "s", "C"),
-                                       Token("Observation.code", "s", "C")};
+  const std::vector<IndexRow> twice = {IndexRow::Token("Observation.code", "s", "C"),
+                                       IndexRow::Token("Observation.code", "s", "C")};
   ASSERT_TRUE(Put(Version("Observation", "x", 4, kT0, Method::kUpdate), twice).ok());
   view = View();
   EXPECT_EQ(m(TokenQ("Observation.code", "s", "C")), RidSet{x});
@@ -1087,7 +1033,7 @@ TEST_P(StoreConformanceTest, FailingWriteRollsBackAloneInAGroupCommit) {
   std::thread holder([&] {
     Status s = store_->Write([&](WriteTxn& txn) -> Status {
       ResourceVersion v = Version("Patient", "holder", 1, kT0);
-      RETURN_IF_ERROR(txn.Put(v, std::vector<IndexRow>{Token("Patient.tag", "", "holder")}, {}));
+      RETURN_IF_ERROR(txn.Put(v, std::vector<IndexRow>{IndexRow::Token("Patient.tag", "", "holder")}, {}));
       std::unique_lock<std::mutex> lock(mu);
       holding = true;
       cv.notify_all();
@@ -1114,7 +1060,7 @@ TEST_P(StoreConformanceTest, FailingWriteRollsBackAloneInAGroupCommit) {
         for (const char* type : {"Patient", "Observation"}) {
           ResourceVersion v = Version(type, "w" + std::to_string(i), 1, kT0);
           RETURN_IF_ERROR(
-              txn.Put(v, std::vector<IndexRow>{Token(std::string(type) + ".tag", "", "w")}, {}));
+              txn.Put(v, std::vector<IndexRow>{IndexRow::Token(std::string(type) + ".tag", "", "w")}, {}));
         }
         if (throws) throw std::runtime_error("boom " + std::to_string(i));
         if (fail) return Status::Incorrect("refused " + std::to_string(i));
@@ -1174,7 +1120,7 @@ TEST_P(StoreConformanceTest, FailingWriteRollsBackAloneInAGroupCommit) {
   // rolled-back write.
   Status s = store_->Write([&](WriteTxn& txn) {
     ResourceVersion v = Version("Patient", "after", 1, kT0);
-    return txn.Put(v, std::vector<IndexRow>{Token("Patient.tag", "", "after")}, {});
+    return txn.Put(v, std::vector<IndexRow>{IndexRow::Token("Patient.tag", "", "after")}, {});
   });
   EXPECT_TRUE(s.ok()) << s.ToString();
 }
@@ -1190,9 +1136,9 @@ TEST_P(StoreConformanceTest, ConcurrentWritersGroupCommit) {
       for (int i = 1; i <= kWrites; ++i) {
         ResourceVersion v =
             Version("Patient", id, i, kT0 + i, i == 1 ? Method::kCreate : Method::kUpdate);
-        std::vector<IndexRow> add = {Token("Patient.tag", id, std::to_string(i))};
+        std::vector<IndexRow> add = {IndexRow::Token("Patient.tag", id, std::to_string(i))};
         std::vector<IndexRow> remove;
-        if (i > 1) remove = {Token("Patient.tag", id, std::to_string(i - 1))};
+        if (i > 1) remove = {IndexRow::Token("Patient.tag", id, std::to_string(i - 1))};
         Status s = store_->Write([&](WriteTxn& txn) { return txn.Put(v, add, remove); });
         if (!s.ok()) {
           ADD_FAILURE() << id << " v" << i << ": " << s.ToString();
@@ -1285,11 +1231,11 @@ TEST_P(StoreConformanceTest, OptimisticConcurrencyRace) {
 // --- lifecycle ------------------------------------------------------------
 
 TEST_P(StoreConformanceTest, ReopenSeesEverything) {
-  Create("Patient", "a", {Token("Patient.gender", "", "female"), Str("Patient.name", "smith")});
+  Create("Patient", "a", {IndexRow::Token("Patient.gender", "", "female"), IndexRow::String("Patient.name", "smith")});
   ASSERT_TRUE(Put(Version("Patient", "a", 2, kT0 + 1, Method::kUpdate),
-                  {Token("Patient.gender", "", "male")}, rows_["Patient/a"])
+                  {IndexRow::Token("Patient.gender", "", "male")}, rows_["Patient/a"])
                   .ok());
-  Create("Patient", "b", {Token("Patient.gender", "", "female")});
+  Create("Patient", "b", {IndexRow::Token("Patient.gender", "", "female")});
   ASSERT_TRUE(
       Put(Version("Patient", "b", 2, kT0 + 2, Method::kDelete), {}, rows_["Patient/b"]).ok());
   std::vector<ResourceVersion> history_before;
@@ -1317,7 +1263,7 @@ TEST_P(StoreConformanceTest, ReopenSeesEverything) {
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->seq, 5);
   auto a3 = Put(Version("Patient", "a", 3, kT0 + 4, Method::kUpdate), {},
-                {Token("Patient.gender", "", "male")});
+                {IndexRow::Token("Patient.gender", "", "male")});
   ASSERT_TRUE(a3.ok()) << a3.status().ToString();
   EXPECT_EQ(View()->Match(TokenQ("Patient.gender", "", "male"), nullptr)->size(), 0u);
   EXPECT_EQ(store_->Stats().versions, 6);

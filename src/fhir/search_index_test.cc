@@ -32,61 +32,6 @@ const SearchParamRegistry& R4() {
   return *kReg;
 }
 
-IndexRow Token(std::string param, std::string system, std::string code) {
-  IndexRow r;
-  r.type = IndexType::kToken;
-  r.param = std::move(param);
-  r.s1 = std::move(system);
-  r.s2 = std::move(code);
-  return r;
-}
-IndexRow Str(std::string param, std::string text) {
-  IndexRow r;
-  r.type = IndexType::kString;
-  r.param = std::move(param);
-  r.s1 = std::move(text);
-  return r;
-}
-IndexRow Date(std::string param, int64_t lo, int64_t hi) {
-  IndexRow r;
-  r.type = IndexType::kDate;
-  r.param = std::move(param);
-  r.lo = lo;
-  r.hi = hi;
-  return r;
-}
-IndexRow Ref(std::string param, std::string type, std::string id) {
-  IndexRow r;
-  r.type = IndexType::kReference;
-  r.param = std::move(param);
-  r.s1 = std::move(type);
-  r.s2 = std::move(id);
-  return r;
-}
-IndexRow Qty(std::string param, double value, std::string system, std::string code) {
-  IndexRow r;
-  r.type = IndexType::kQuantity;
-  r.param = std::move(param);
-  r.num = value;
-  r.s1 = std::move(system);
-  r.s2 = std::move(code);
-  return r;
-}
-IndexRow Num(std::string param, double value) {
-  IndexRow r;
-  r.type = IndexType::kNumber;
-  r.param = std::move(param);
-  r.num = value;
-  return r;
-}
-IndexRow Uri(std::string param, std::string uri) {
-  IndexRow r;
-  r.type = IndexType::kUri;
-  r.param = std::move(param);
-  r.s1 = std::move(uri);
-  return r;
-}
-
 std::vector<IndexRow> Sorted(std::vector<IndexRow> rows) {
   std::sort(rows.begin(), rows.end());
   return rows;
@@ -270,21 +215,28 @@ TEST(ExtractTest, Tokens) {
              "security": [{"system": "urn:sec", "code": "R"}]},
     "communication": [{"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": "en"},
                                                {"code": "nl"}], "text": "English"}}]})");
-  EXPECT_EQ(Param(r, "active"), (std::vector<IndexRow>{Token("Patient.active", "", "true")}));
-  EXPECT_EQ(Param(r, "gender"), (std::vector<IndexRow>{Token("Patient.gender", "", "female")}));
-  EXPECT_EQ(Param(r, "identifier"), Sorted({Token("Patient.identifier", "urn:s", "v1"),
-                                            Token("Patient.identifier", "", "v2")}));
-  EXPECT_EQ(Param(r, "telecom"),
-            Sorted({Token("Patient.telecom", "", "123"), Token("Patient.telecom", "", "a@b.c")}));
-  EXPECT_EQ(Param(r, "phone"), (std::vector<IndexRow>{Token("Patient.phone", "", "123")}));
-  EXPECT_EQ(Param(r, "email"), (std::vector<IndexRow>{Token("Patient.email", "", "a@b.c")}));
-  EXPECT_EQ(Param(r, "_tag"), (std::vector<IndexRow>{Token("Patient._tag", "urn:t", "x")}));
+  EXPECT_EQ(Param(r, "active"),
+            (std::vector<IndexRow>{IndexRow::Token("Patient.active", "", "true")}));
+  EXPECT_EQ(Param(r, "gender"),
+            (std::vector<IndexRow>{IndexRow::Token("Patient.gender", "", "female")}));
+  EXPECT_EQ(Param(r, "identifier"), Sorted({IndexRow::Token("Patient.identifier", "urn:s", "v1"),
+                                            IndexRow::Token("Patient.identifier", "", "v2")}));
+  EXPECT_EQ(Param(r, "telecom"), Sorted({IndexRow::Token("Patient.telecom", "", "123"),
+                                         IndexRow::Token("Patient.telecom", "", "a@b.c")}));
+  EXPECT_EQ(Param(r, "phone"),
+            (std::vector<IndexRow>{IndexRow::Token("Patient.phone", "", "123")}));
+  EXPECT_EQ(Param(r, "email"),
+            (std::vector<IndexRow>{IndexRow::Token("Patient.email", "", "a@b.c")}));
+  EXPECT_EQ(Param(r, "_tag"),
+            (std::vector<IndexRow>{IndexRow::Token("Patient._tag", "urn:t", "x")}));
   EXPECT_EQ(Param(r, "_security"),
-            (std::vector<IndexRow>{Token("Patient._security", "urn:sec", "R")}));
-  EXPECT_EQ(Param(r, "language"), Sorted({Token("Patient.language", "urn:ietf:bcp:47", "en"),
-                                          Token("Patient.language", "", "nl")}));
+            (std::vector<IndexRow>{IndexRow::Token("Patient._security", "urn:sec", "R")}));
+  EXPECT_EQ(Param(r, "language"),
+            Sorted({IndexRow::Token("Patient.language", "urn:ietf:bcp:47", "en"),
+                    IndexRow::Token("Patient.language", "", "nl")}));
   // Patient.deceased: a computed boolean.
-  EXPECT_EQ(Param(r, "deceased"), (std::vector<IndexRow>{Token("Patient.deceased", "", "false")}));
+  EXPECT_EQ(Param(r, "deceased"),
+            (std::vector<IndexRow>{IndexRow::Token("Patient.deceased", "", "false")}));
   // A Quantity is not a token: Observation.value-concept only takes CodeableConcept.
   JsonDoc o =
       Parse(R"({"resourceType": "Observation", "valueQuantity": {"value": 1, "code": "mg"}})");
@@ -298,45 +250,52 @@ TEST(ExtractTest, Strings) {
     "address": [{"line": ["1 High St", "Flat 2"], "city": "Leeds", "district": "West Yorks",
                  "state": "England", "postalCode": "LS1 1AA", "country": "UK", "text": "x"}]})");
   EXPECT_EQ(Param(r, "name"),
-            Sorted({Str("Patient.name", "du marche"), Str("Patient.name", "benedicte"),
-                    Str("Patient.name", "ann marie"), Str("Patient.name", "dr"),
-                    Str("Patient.name", "iii"), Str("Patient.name", "dr benedicte du marche")}));
-  EXPECT_EQ(Param(r, "family"), (std::vector<IndexRow>{Str("Patient.family", "du marche")}));
-  EXPECT_EQ(Param(r, "address"),
-            Sorted({Str("Patient.address", "1 high st"), Str("Patient.address", "flat 2"),
-                    Str("Patient.address", "leeds"), Str("Patient.address", "west yorks"),
-                    Str("Patient.address", "england"), Str("Patient.address", "ls1 1aa"),
-                    Str("Patient.address", "uk"), Str("Patient.address", "x")}));
+            Sorted({IndexRow::String("Patient.name", "du marche"),
+                    IndexRow::String("Patient.name", "benedicte"),
+                    IndexRow::String("Patient.name", "ann marie"),
+                    IndexRow::String("Patient.name", "dr"), IndexRow::String("Patient.name", "iii"),
+                    IndexRow::String("Patient.name", "dr benedicte du marche")}));
+  EXPECT_EQ(Param(r, "family"),
+            (std::vector<IndexRow>{IndexRow::String("Patient.family", "du marche")}));
+  EXPECT_EQ(Param(r, "address"), Sorted({IndexRow::String("Patient.address", "1 high st"),
+                                         IndexRow::String("Patient.address", "flat 2"),
+                                         IndexRow::String("Patient.address", "leeds"),
+                                         IndexRow::String("Patient.address", "west yorks"),
+                                         IndexRow::String("Patient.address", "england"),
+                                         IndexRow::String("Patient.address", "ls1 1aa"),
+                                         IndexRow::String("Patient.address", "uk"),
+                                         IndexRow::String("Patient.address", "x")}));
   EXPECT_EQ(Param(r, "address-postalcode"),
-            (std::vector<IndexRow>{Str("Patient.address-postalcode", "ls1 1aa")}));
+            (std::vector<IndexRow>{IndexRow::String("Patient.address-postalcode", "ls1 1aa")}));
 }
 
 TEST(ExtractTest, Dates) {
   JsonDoc r = Parse(R"({"resourceType": "Encounter",
     "period": {"start": "2020-01-01T10:00:00Z"}})");
   EXPECT_EQ(Param(r, "date"),
-            (std::vector<IndexRow>{Date("Encounter.date", Ms(2020, 1, 1, 10), kMax)}));
+            (std::vector<IndexRow>{IndexRow::Date("Encounter.date", Ms(2020, 1, 1, 10), kMax)}));
   JsonDoc e = Parse(R"({"resourceType": "Encounter", "period": {"end": "2020-01"}})");
   EXPECT_EQ(Param(e, "date"),
-            (std::vector<IndexRow>{Date("Encounter.date", kMin, Ms(2020, 2, 1) - 1)}));
+            (std::vector<IndexRow>{IndexRow::Date("Encounter.date", kMin, Ms(2020, 2, 1) - 1)}));
   JsonDoc p = Parse(R"({"resourceType": "Patient", "birthDate": "1950-06"})");
-  EXPECT_EQ(Param(p, "birthdate"),
-            (std::vector<IndexRow>{Date("Patient.birthdate", Ms(1950, 6, 1), Ms(1950, 7, 1) - 1)}));
+  EXPECT_EQ(Param(p, "birthdate"), (std::vector<IndexRow>{IndexRow::Date(
+                                       "Patient.birthdate", Ms(1950, 6, 1), Ms(1950, 7, 1) - 1)}));
   JsonDoc bad = Parse(R"({"resourceType": "Patient", "birthDate": "June 1950"})");
   EXPECT_TRUE(Param(bad, "birthdate").empty());
   // Choice: Observation.effective[x] as dateTime, Period, instant, Timing.
   JsonDoc o1 = Parse(R"({"resourceType": "Observation", "effectiveDateTime": "2021-03-04"})");
-  EXPECT_EQ(Param(o1, "date"),
-            (std::vector<IndexRow>{Date("Observation.date", Ms(2021, 3, 4), Ms(2021, 3, 5) - 1)}));
+  EXPECT_EQ(Param(o1, "date"), (std::vector<IndexRow>{IndexRow::Date(
+                                   "Observation.date", Ms(2021, 3, 4), Ms(2021, 3, 5) - 1)}));
   JsonDoc o2 = Parse(R"({"resourceType": "Observation",
     "effectivePeriod": {"start": "2021-03-04", "end": "2021-03-06"}})");
-  EXPECT_EQ(Param(o2, "date"),
-            (std::vector<IndexRow>{Date("Observation.date", Ms(2021, 3, 4), Ms(2021, 3, 7) - 1)}));
+  EXPECT_EQ(Param(o2, "date"), (std::vector<IndexRow>{IndexRow::Date(
+                                   "Observation.date", Ms(2021, 3, 4), Ms(2021, 3, 7) - 1)}));
   JsonDoc o3 = Parse(R"({"resourceType": "Observation",
     "effectiveTiming": {"event": ["2021-03-04", "2021-03-05T10:00:00Z"]}})");
   EXPECT_EQ(Param(o3, "date"),
-            Sorted({Date("Observation.date", Ms(2021, 3, 4), Ms(2021, 3, 5) - 1),
-                    Date("Observation.date", Ms(2021, 3, 5, 10), Ms(2021, 3, 5, 10, 0, 0, 999))}));
+            Sorted({IndexRow::Date("Observation.date", Ms(2021, 3, 4), Ms(2021, 3, 5) - 1),
+                    IndexRow::Date("Observation.date", Ms(2021, 3, 5, 10),
+                                   Ms(2021, 3, 5, 10, 0, 0, 999))}));
 }
 
 TEST(ExtractTest, References) {
@@ -347,35 +306,40 @@ TEST(ExtractTest, References) {
     "basedOn": [{"identifier": {"system": "urn:o", "value": "9"}}],
     "contained": [{"resourceType": "Practitioner", "id": "c1"}]})");
   EXPECT_EQ(Param(r, "subject"),
-            Sorted({Ref("Observation.subject", "Patient", "p1"),
-                    Token("Observation.subject:identifier", "urn:nhs", "943")}));
+            Sorted({IndexRow::Reference("Observation.subject", "Patient", "p1"),
+                    IndexRow::Token("Observation.subject:identifier", "urn:nhs", "943")}));
   EXPECT_EQ(Param(r, "patient"),
-            Sorted({Ref("Observation.patient", "Patient", "p1"),
-                    Token("Observation.patient:identifier", "urn:nhs", "943")}));
+            Sorted({IndexRow::Reference("Observation.patient", "Patient", "p1"),
+                    IndexRow::Token("Observation.patient:identifier", "urn:nhs", "943")}));
   EXPECT_EQ(Param(r, "performer"),
-            Sorted({Ref("Observation.performer", "", "http://other.org/fhir/Practitioner/x"),
-                    Ref("Observation.performer", "", "urn:uuid:5")}));
-  EXPECT_EQ(Param(r, "based-on"),
-            (std::vector<IndexRow>{Token("Observation.based-on:identifier", "urn:o", "9")}));
+            Sorted({IndexRow::Reference("Observation.performer", "",
+                                        "http://other.org/fhir/Practitioner/x"),
+                    IndexRow::Reference("Observation.performer", "", "urn:uuid:5")}));
+  EXPECT_EQ(
+      Param(r, "based-on"),
+      (std::vector<IndexRow>{IndexRow::Token("Observation.based-on:identifier", "urn:o", "9")}));
   // A Group subject is not a patient.
   JsonDoc g = Parse(R"({"resourceType": "Observation", "subject": {"reference": "Group/g"}})");
   EXPECT_TRUE(Param(g, "patient").empty());
-  EXPECT_EQ(Param(g, "subject"), (std::vector<IndexRow>{Ref("Observation.subject", "Group", "g")}));
+  EXPECT_EQ(Param(g, "subject"),
+            (std::vector<IndexRow>{IndexRow::Reference("Observation.subject", "Group", "g")}));
   // Single-target parameter: an untyped reference is taken as that target.
   JsonDoc u = Parse(R"({"resourceType": "Account", "subject": [{"reference": "urn:uuid:7"}]})");
-  EXPECT_EQ(Param(u, "patient"), (std::vector<IndexRow>{Ref("Account.patient", "", "urn:uuid:7")}));
+  EXPECT_EQ(Param(u, "patient"),
+            (std::vector<IndexRow>{IndexRow::Reference("Account.patient", "", "urn:uuid:7")}));
   // Canonical: "|version" dropped.
   JsonDoc c = Parse(R"({"resourceType": "QuestionnaireResponse",
     "questionnaire": "http://x.org/Questionnaire/q|2.0"})");
   EXPECT_EQ(Param(c, "questionnaire"),
-            (std::vector<IndexRow>{
-                Ref("QuestionnaireResponse.questionnaire", "", "http://x.org/Questionnaire/q")}));
+            (std::vector<IndexRow>{IndexRow::Reference("QuestionnaireResponse.questionnaire", "",
+                                                       "http://x.org/Questionnaire/q")}));
   // Bundle.entry[0].resource: the resource itself.
   JsonDoc b = Parse(R"({"resourceType": "Bundle", "type": "document",
     "entry": [{"resource": {"resourceType": "Composition", "id": "c9"}},
               {"resource": {"resourceType": "Patient", "id": "p9"}}]})");
-  EXPECT_EQ(Param(b, "composition"),
-            (std::vector<IndexRow>{Ref("Bundle.composition", "Composition", "c9")}));
+  EXPECT_EQ(
+      Param(b, "composition"),
+      (std::vector<IndexRow>{IndexRow::Reference("Bundle.composition", "Composition", "c9")}));
 }
 
 TEST(ExtractTest, QuantitiesNumbersUris) {
@@ -383,24 +347,26 @@ TEST(ExtractTest, QuantitiesNumbersUris) {
     "valueQuantity": {"value": 5.5, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"},
     "component": [{"valueQuantity": {"value": 7, "unit": "beats"}}]})");
   EXPECT_EQ(Param(o, "value-quantity"),
-            (std::vector<IndexRow>{
-                Qty("Observation.value-quantity", 5.5, "http://unitsofmeasure.org", "mg")}));
+            (std::vector<IndexRow>{IndexRow::Quantity("Observation.value-quantity", 5.5,
+                                                      "http://unitsofmeasure.org", "mg")}));
   EXPECT_EQ(Param(o, "component-value-quantity"),
-            (std::vector<IndexRow>{Qty("Observation.component-value-quantity", 7, "", "beats")}));
+            (std::vector<IndexRow>{
+                IndexRow::Quantity("Observation.component-value-quantity", 7, "", "beats")}));
   JsonDoc m = Parse(
       R"({"resourceType": "ChargeItem", "priceOverride": {"value": 12.5, "currency": "EUR"}})");
   EXPECT_EQ(Param(m, "price-override"),
-            (std::vector<IndexRow>{
-                Qty("ChargeItem.price-override", 12.5, "urn:iso:std:iso:4217", "EUR")}));
+            (std::vector<IndexRow>{IndexRow::Quantity("ChargeItem.price-override", 12.5,
+                                                      "urn:iso:std:iso:4217", "EUR")}));
   JsonDoc ra = Parse(R"({"resourceType": "RiskAssessment",
     "prediction": [{"probabilityDecimal": 0.25}, {"probabilityRange": {"low": {"value": 1}}}]})");
   EXPECT_EQ(Param(ra, "probability"),
-            (std::vector<IndexRow>{Num("RiskAssessment.probability", 0.25)}));
+            (std::vector<IndexRow>{IndexRow::Number("RiskAssessment.probability", 0.25)}));
   JsonDoc vs = Parse(R"({"resourceType": "ValueSet", "url": "http://x.org/vs",
     "meta": {"profile": ["http://p.org/a"]}})");
-  EXPECT_EQ(Param(vs, "url"), (std::vector<IndexRow>{Uri("ValueSet.url", "http://x.org/vs")}));
+  EXPECT_EQ(Param(vs, "url"),
+            (std::vector<IndexRow>{IndexRow::Uri("ValueSet.url", "http://x.org/vs")}));
   EXPECT_EQ(Param(vs, "_profile"),
-            (std::vector<IndexRow>{Uri("ValueSet._profile", "http://p.org/a")}));
+            (std::vector<IndexRow>{IndexRow::Uri("ValueSet._profile", "http://p.org/a")}));
 }
 
 TEST(ExtractTest, ExtensionParametersUseTheExtensionValue) {
@@ -408,7 +374,7 @@ TEST(ExtractTest, ExtensionParametersUseTheExtensionValue) {
     {"url": "http://hl7.org/fhir/StructureDefinition/patient-extensions-Patient-mothersMaidenName",
      "valueString": "Smith-Jones"}]})");
   EXPECT_EQ(Param(p, "mothersMaidenName"),
-            (std::vector<IndexRow>{Str("Patient.mothersMaidenName", "smith jones")}));
+            (std::vector<IndexRow>{IndexRow::String("Patient.mothersMaidenName", "smith jones")}));
 }
 
 TEST(ExtractTest, IndexRowsSkipIdLastUpdatedAndDeduplicate) {
@@ -416,9 +382,10 @@ TEST(ExtractTest, IndexRowsSkipIdLastUpdatedAndDeduplicate) {
       R"({"resourceType": "Patient", "id": "p", "meta": {"lastUpdated": "2020-01-01T00:00:00Z"},
     "name": [{"family": "Smith"}, {"family": "SMITH"}]})");
   std::vector<IndexRow> rows = ExtractIndexRows(r, R4());
-  EXPECT_EQ(rows,
-            Sorted({Str("Patient.family", "smith"), Str("Patient.name", "smith"),
-                    Str("Patient.phonetic", "smith"), Token("Patient.deceased", "", "false")}));
+  EXPECT_EQ(rows, Sorted({IndexRow::String("Patient.family", "smith"),
+                          IndexRow::String("Patient.name", "smith"),
+                          IndexRow::String("Patient.phonetic", "smith"),
+                          IndexRow::Token("Patient.deceased", "", "false")}));
   JsonDoc none = Parse(R"({"id": "x"})");
   EXPECT_TRUE(ExtractIndexRows(none, R4()).empty());
   JsonDoc unknown = Parse(R"({"resourceType": "Nope", "id": "x"})");
@@ -464,26 +431,30 @@ TEST(ExtractExamplesTest, PatientExample) {
   if (!HavePackage()) GTEST_SKIP() << "FHIR package not found at " << PackageDir();
   JsonDoc r = Parse(ReadFile(PackageDir() / "Patient-example.json"));
   std::vector<IndexRow> rows = ExtractIndexRows(r, R4());
-  EXPECT_EQ(Only(rows, {"Patient.name"}),
-            Sorted({Str("Patient.name", "chalmers"), Str("Patient.name", "peter"),
-                    Str("Patient.name", "james"), Str("Patient.name", "jim"),
-                    Str("Patient.name", "windsor")}));
-  EXPECT_EQ(
-      Only(rows, {"Patient.birthdate"}),
-      (std::vector<IndexRow>{Date("Patient.birthdate", Ms(1974, 12, 25), Ms(1974, 12, 26) - 1)}));
+  EXPECT_EQ(Only(rows, {"Patient.name"}), Sorted({IndexRow::String("Patient.name", "chalmers"),
+                                                  IndexRow::String("Patient.name", "peter"),
+                                                  IndexRow::String("Patient.name", "james"),
+                                                  IndexRow::String("Patient.name", "jim"),
+                                                  IndexRow::String("Patient.name", "windsor")}));
+  EXPECT_EQ(Only(rows, {"Patient.birthdate"}),
+            (std::vector<IndexRow>{
+                IndexRow::Date("Patient.birthdate", Ms(1974, 12, 25), Ms(1974, 12, 26) - 1)}));
   EXPECT_EQ(Only(rows, {"Patient.gender"}),
-            (std::vector<IndexRow>{Token("Patient.gender", "", "male")}));
+            (std::vector<IndexRow>{IndexRow::Token("Patient.gender", "", "male")}));
   EXPECT_EQ(Only(rows, {"Patient.identifier"}),
             (std::vector<IndexRow>{
-                Token("Patient.identifier", "urn:oid:1.2.36.146.595.217.0.1", "12345")}));
-  EXPECT_EQ(Only(rows, {"Patient.organization"}),
-            (std::vector<IndexRow>{Ref("Patient.organization", "Organization", "1")}));
-  EXPECT_EQ(Only(rows, {"Patient.phone"}), Sorted({Token("Patient.phone", "", "(03) 5555 6473"),
-                                                   Token("Patient.phone", "", "(03) 3410 5613"),
-                                                   Token("Patient.phone", "", "(03) 5555 8834")}));
+                IndexRow::Token("Patient.identifier", "urn:oid:1.2.36.146.595.217.0.1", "12345")}));
+  EXPECT_EQ(
+      Only(rows, {"Patient.organization"}),
+      (std::vector<IndexRow>{IndexRow::Reference("Patient.organization", "Organization", "1")}));
+  EXPECT_EQ(Only(rows, {"Patient.phone"}),
+            Sorted({IndexRow::Token("Patient.phone", "", "(03) 5555 6473"),
+                    IndexRow::Token("Patient.phone", "", "(03) 3410 5613"),
+                    IndexRow::Token("Patient.phone", "", "(03) 5555 8834")}));
   EXPECT_EQ(Only(rows, {"Patient.address-city", "Patient.active", "Patient.deceased"}),
-            Sorted({Str("Patient.address-city", "pleasantville"),
-                    Token("Patient.active", "", "true"), Token("Patient.deceased", "", "false")}));
+            Sorted({IndexRow::String("Patient.address-city", "pleasantville"),
+                    IndexRow::Token("Patient.active", "", "true"),
+                    IndexRow::Token("Patient.deceased", "", "false")}));
   EXPECT_EQ(rows.size(), 37u);
 }
 
@@ -494,26 +465,27 @@ TEST(ExtractExamplesTest, BloodPressureCompositeTuples) {
   ASSERT_NE(p, nullptr);
   auto tuples = ExtractCompositeTuples(r, *p, R4());
   ASSERT_EQ(tuples.size(), 2u);
-  EXPECT_EQ(tuples[0][0],
-            Sorted({Token("Observation.component-code", "http://loinc.org", "8480-6"),
-                    Token("Observation.component-code", "http://snomed.info/sct", "271649006"),
-                    Token("Observation.component-code", "http://acme.org/devices/clinical-codes",
-                          "bp-s")}));
-  EXPECT_EQ(tuples[0][1], (std::vector<IndexRow>{Qty("Observation.component-value-quantity", 107,
-                                                     "http://unitsofmeasure.org", "mm[Hg]")}));
   EXPECT_EQ(
-      tuples[1][0],
-      (std::vector<IndexRow>{Token("Observation.component-code", "http://loinc.org", "8462-4")}));
-  EXPECT_EQ(tuples[1][1], (std::vector<IndexRow>{Qty("Observation.component-value-quantity", 60,
-                                                     "http://unitsofmeasure.org", "mm[Hg]")}));
+      tuples[0][0],
+      Sorted({IndexRow::Token("Observation.component-code", "http://loinc.org", "8480-6"),
+              IndexRow::Token("Observation.component-code", "http://snomed.info/sct", "271649006"),
+              IndexRow::Token("Observation.component-code",
+                              "http://acme.org/devices/clinical-codes", "bp-s")}));
+  EXPECT_EQ(tuples[0][1],
+            (std::vector<IndexRow>{IndexRow::Quantity("Observation.component-value-quantity", 107,
+                                                      "http://unitsofmeasure.org", "mm[Hg]")}));
+  EXPECT_EQ(tuples[1][0], (std::vector<IndexRow>{IndexRow::Token("Observation.component-code",
+                                                                 "http://loinc.org", "8462-4")}));
+  EXPECT_EQ(tuples[1][1],
+            (std::vector<IndexRow>{IndexRow::Quantity("Observation.component-value-quantity", 60,
+                                                      "http://unitsofmeasure.org", "mm[Hg]")}));
   // "Observation | Observation.component": the resource itself is one element.
   const SearchParam* combo = R4().Find("Observation", "combo-code-value-quantity");
   ASSERT_NE(combo, nullptr);
   auto combo_tuples = ExtractCompositeTuples(r, *combo, R4());
   ASSERT_EQ(combo_tuples.size(), 3u);
-  EXPECT_EQ(
-      combo_tuples[0][0],
-      (std::vector<IndexRow>{Token("Observation.combo-code", "http://loinc.org", "85354-9")}));
+  EXPECT_EQ(combo_tuples[0][0], (std::vector<IndexRow>{IndexRow::Token(
+                                    "Observation.combo-code", "http://loinc.org", "85354-9")}));
   EXPECT_TRUE(combo_tuples[0][1].empty());
   EXPECT_EQ(combo_tuples[2][1].size(), 1u);
   // MolecularSequence components using %resource.
@@ -525,9 +497,11 @@ TEST(ExtractExamplesTest, BloodPressureCompositeTuples) {
   auto seq_tuples = ExtractCompositeTuples(seq, *ms, R4());
   ASSERT_EQ(seq_tuples.size(), 1u);
   EXPECT_EQ(seq_tuples[0][0],
-            (std::vector<IndexRow>{Token("MolecularSequence.chromosome", "urn:c", "1")}));
-  EXPECT_EQ(seq_tuples[0][1], (std::vector<IndexRow>{Num("MolecularSequence.variant-start", 10)}));
-  EXPECT_EQ(seq_tuples[0][2], (std::vector<IndexRow>{Num("MolecularSequence.variant-end", 20)}));
+            (std::vector<IndexRow>{IndexRow::Token("MolecularSequence.chromosome", "urn:c", "1")}));
+  EXPECT_EQ(seq_tuples[0][1],
+            (std::vector<IndexRow>{IndexRow::Number("MolecularSequence.variant-start", 10)}));
+  EXPECT_EQ(seq_tuples[0][2],
+            (std::vector<IndexRow>{IndexRow::Number("MolecularSequence.variant-end", 20)}));
 }
 
 // Extraction runs over every example resource of the package (other than

@@ -35,6 +35,29 @@ struct IndexRow {
   int64_t lo = 0;
   int64_t hi = 0;
 
+  // One row of each type, filled as the table above says.
+  static IndexRow Token(std::string param, std::string system, std::string code) {
+    return {IndexType::kToken, std::move(param), std::move(system), std::move(code)};
+  }
+  static IndexRow String(std::string param, std::string normalised) {
+    return {IndexType::kString, std::move(param), std::move(normalised), {}};
+  }
+  static IndexRow Date(std::string param, int64_t lo, int64_t hi) {
+    return {IndexType::kDate, std::move(param), {}, {}, 0, lo, hi};
+  }
+  static IndexRow Reference(std::string param, std::string type, std::string id) {
+    return {IndexType::kReference, std::move(param), std::move(type), std::move(id)};
+  }
+  static IndexRow Quantity(std::string param, double value, std::string system, std::string code) {
+    return {IndexType::kQuantity, std::move(param), std::move(system), std::move(code), value};
+  }
+  static IndexRow Number(std::string param, double value) {
+    return {IndexType::kNumber, std::move(param), {}, {}, value};
+  }
+  static IndexRow Uri(std::string param, std::string uri) {
+    return {IndexType::kUri, std::move(param), std::move(uri), {}};
+  }
+
   auto Tie() const { return std::tie(type, param, s1, s2, num, lo, hi); }
   bool operator==(const IndexRow& o) const { return Tie() == o.Tie(); }
   bool operator<(const IndexRow& o) const { return Tie() < o.Tie(); }

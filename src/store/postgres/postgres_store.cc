@@ -10,9 +10,12 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
+#include "store/index_keys.h"
 #include "store/postgres/pg_conn.h"
 
 namespace lhcr::store {
@@ -91,52 +94,10 @@ struct Migration {
 constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
-// The same 31-bit FNV-1a ids as SqliteStore, so both stores agree.
-int32_t ParamId(std::string_view key) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c : key) {
-    h ^= c;
-    h *= 16777619u;
-  }
-  return static_cast<int32_t>(h & 0x7fffffffu);
-}
 
-void SortUnique(RidSet* v) {
-  std::sort(v->begin(), v->end());
-  v->erase(std::unique(v->begin(), v->end()), v->end());
-}
 
-RidSet Intersect(const RidSet& a, const RidSet& b) {
-  RidSet out;
-  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
-  return out;
-}
 
-std::string PrefixUpperBound(std::string prefix) {
-  // The smallest string greater than every string starting with `prefix`.
-  while (!prefix.empty()) {
-    auto c = static_cast<unsigned char>(prefix.back());
-    if (c < 0xff) {
-      prefix.back() = static_cast<char>(c + 1);
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return std::string(1, '\xff');
-}
 
-const char* TableOf(IndexType t) {
-  switch (t) {
-    case IndexType::kToken: return "idx_token";
-    case IndexType::kString: return "idx_string";
-    case IndexType::kDate: return "idx_date";
-    case IndexType::kReference: return "idx_ref";
-    case IndexType::kQuantity: return "idx_quantity";
-    case IndexType::kNumber: return "idx_number";
-    case IndexType::kUri: return "idx_uri";
-  }
-  return "idx_token";
-}
 
 // Above this many `within` rids, Match scans the parameter's rows and
 // intersects in memory instead of sending the rids as an array.
@@ -290,7 +251,7 @@ class PgView : public WriteTxn {
   Result<RidSet> Match(const IndexQuery& q, const RidSet* within) override {
     using Op = IndexQuery::Op;
     Params ps;
-    const std::string table = TableOf(q.type);
+    const std::string table = IndexTableOf(q.type);
     std::string where = " WHERE p = " + ps.Int4(ParamId(q.param));
     std::string upper;  // must outlive the statement, as must s1
     const std::string s1 = q.s1.value_or("");
@@ -544,7 +505,7 @@ class PgView : public WriteTxn {
         num.push_back(r->num);
       }
       Params ps;
-      const std::string table = TableOf(type);
+      const std::string table = IndexTableOf(type);
       std::vector<std::pair<std::string, std::string>> cols;  // column, unnest argument
       cols.emplace_back("p", ps.Int4Array(p));
       switch (type) {
@@ -627,10 +588,20 @@ class PostgresStore : public Store {
 
   Status Init() {
     ASSIGN_OR_RETURN(writer_, Conn::Open(options_.conninfo));
-    RETURN_IF_ERROR(Migrate());
+    where_ = writer_->Describe();
+    {
+      // A hot standby refuses every write: open it read-only.
+      ASSIGN_OR_RETURN(PgResult r, writer_->Simple("SELECT pg_is_in_recovery()::int"));
+      read_only_ = options_.read_only || r.Int(0, 0) != 0;
+    }
+    RETURN_IF_ERROR(read_only_ ? CheckSchema() : Migrate());
     {
       ASSIGN_OR_RETURN(PgResult r, writer_->Simple("SELECT coalesce(max(seq), 0) FROM history"));
       next_seq_ = r.Int(0, 0) + 1;
+    }
+    if (read_only_) {
+      writer_.reset();  // no writer thread: Write refuses
+      return Status::Ok();
     }
     {
       ASSIGN_OR_RETURN(PgResult r, writer_->Simple("SELECT id, key FROM search_param"));
@@ -672,6 +643,11 @@ class PostgresStore : public Store {
   }
 
   Status Write(const std::function<Status(WriteTxn&)>& fn) override {
+    if (read_only_) {
+      return Status::Unavailable("the store at " + where_ +
+                                 " is read-only (a hot standby, or opened as a read store); "
+                                 "nothing of this write was stored");
+    }
     Job job{&fn, {}};
     std::future<Status> done = job.promise.get_future();
     {
@@ -769,6 +745,33 @@ class PostgresStore : public Store {
       idle_.push_back(std::move(conn));
     }
     pool_cv_.notify_one();
+  }
+
+  // Read-only opening: the schema must be there at a version this build
+  // knows (older ones are fine to read: the primary's lhcr migrates them and
+  // the standby follows). Nothing is created or changed.
+  Status CheckSchema() {
+    ASSIGN_OR_RETURN(PgResult t,
+                     writer_->Simple("SELECT (to_regclass('lhcr_meta') IS NOT NULL)::int"));
+    int64_t version = 0;
+    if (t.Int(0, 0) != 0) {
+      ASSIGN_OR_RETURN(PgResult r, writer_->Simple(
+          "SELECT value FROM lhcr_meta WHERE key = 'schema_version'"));
+      if (r.rows() > 0) {
+        ASSIGN_OR_RETURN(version, ParseVersion(r.Bytes(0, 0), where_));
+      }
+    }
+    if (version <= 0) {
+      return Status::Unavailable("the store at " + where_ +
+                                 " has no lhcr schema and is read-only; open it once on the "
+                                 "primary (lhcr serve --store) first");
+    }
+    if (version > kSchemaVersion) {
+      return Status::Unsupported("the store at " + where_ + " has schema version " +
+                                 std::to_string(version) + "; this lhcr knows up to " +
+                                 std::to_string(kSchemaVersion));
+    }
+    return Status::Ok();
   }
 
   Status Migrate() {
@@ -968,6 +971,8 @@ class PostgresStore : public Store {
   }
 
   PostgresOptions options_;
+  std::string where_;       // "postgres database D on HOST:PORT", set by Init
+  bool read_only_ = false;  // set by Init: no writer, Write refuses
   std::unique_ptr<Conn> writer_;  // the writer thread's only, after Init
   std::unordered_map<std::string, int32_t> params_;  // writer thread only
   std::atomic<int64_t> next_seq_{1};
@@ -993,6 +998,41 @@ PooledView::~PooledView() { store_->Return(std::move(conn_)); }
 
 bool IsPostgresUrl(std::string_view store) {
   return store.starts_with("postgres://") || store.starts_with("postgresql://");
+}
+
+std::string RedactPostgresUrl(std::string_view url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  const size_t start = scheme + 3;
+  size_t end = url.find_first_of("/?", start);
+  if (end == std::string_view::npos) end = url.size();
+  std::string out(url.substr(0, start));
+  std::string_view authority = url.substr(start, end - start);
+  const size_t at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    std::string_view user = authority.substr(0, at);
+    out += user.substr(0, user.find(':'));
+    out += '@';
+    authority.remove_prefix(at + 1);
+  }
+  out += authority;
+  std::string_view rest = url.substr(end);
+  const size_t q = rest.find('?');
+  out += rest.substr(0, q);
+  if (q == std::string_view::npos) return out;
+  std::string kept;
+  std::string_view query = rest.substr(q + 1);
+  for (;;) {
+    const size_t amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    if (!param.empty() && !param.starts_with("password=")) {
+      kept += kept.empty() ? "?" : "&";
+      kept += param;
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out + kept;
 }
 
 Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options) {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "store/index_keys.h"
 #include "store/sqlite/sqlite_db.h"
 
 namespace lhcr::store {
@@ -74,17 +75,6 @@ CREATE INDEX IF NOT EXISTS idx_number_rid ON idx_number(rid);
 constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
-// Search parameter keys map to compact ids by a 31-bit FNV-1a hash, so every
-// connection computes them alone; search_param records them and catches a
-// collision (two keys, one id) at write time.
-int64_t ParamId(std::string_view key) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c : key) {
-    h ^= c;
-    h *= 16777619u;
-  }
-  return static_cast<int64_t>(h & 0x7fffffffu);
-}
 
 // Runs one statement through the connection's statement cache: sqlite3_exec
 // would parse BEGIN and COMMIT again on every read (5% of a read's CPU).
@@ -93,42 +83,9 @@ Status RunCached(Db& db, const std::string& sql) {
   return st.Run();
 }
 
-void SortUnique(RidSet* v) {
-  std::sort(v->begin(), v->end());
-  v->erase(std::unique(v->begin(), v->end()), v->end());
-}
 
-RidSet Intersect(const RidSet& a, const RidSet& b) {
-  RidSet out;
-  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
-  return out;
-}
 
-std::string PrefixUpperBound(std::string prefix) {
-  // The smallest string greater than every string starting with `prefix`.
-  while (!prefix.empty()) {
-    auto c = static_cast<unsigned char>(prefix.back());
-    if (c < 0xff) {
-      prefix.back() = static_cast<char>(c + 1);
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return std::string(1, '\xff');
-}
 
-const char* TableOf(IndexType t) {
-  switch (t) {
-    case IndexType::kToken: return "idx_token";
-    case IndexType::kString: return "idx_string";
-    case IndexType::kDate: return "idx_date";
-    case IndexType::kReference: return "idx_ref";
-    case IndexType::kQuantity: return "idx_quantity";
-    case IndexType::kNumber: return "idx_number";
-    case IndexType::kUri: return "idx_uri";
-  }
-  return "idx_token";
-}
 
 // A read (or, for the writer, read-write) view over one connection.
 class SqliteView : public WriteTxn {
@@ -286,7 +243,7 @@ class SqliteView : public WriteTxn {
 
   Result<RidSet> Match(const IndexQuery& q, const RidSet* within) override {
     const int64_t p = ParamId(q.param);
-    const char* table = TableOf(q.type);
+    const char* table = IndexTableOf(q.type);
     std::string where;  // after "p = ?1"
     using Op = IndexQuery::Op;
     // Binding plan: ?1 p, ?2 s1/str, ?3 s2, ?4 lo, ?5 hi, ?6 rid
