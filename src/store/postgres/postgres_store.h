@@ -25,6 +25,13 @@
 // calls fail with kBusy (contention) or kUnavailable (server unreachable);
 // a group is never partly written.
 //
+// Read-only: on a hot standby (pg_is_in_recovery()), or when
+// PostgresOptions::read_only is set, the store never writes: it runs no
+// migration (the schema must already be there, at a version this build
+// knows), starts no writer, and Write fails with kUnavailable. Views and
+// ReadCurrent/ReadVersion work as on a primary, and see what the standby
+// has replayed so far (docs/STORE.md, "High availability").
+//
 // Thread safety: as Store (store.h).
 #pragma once
 
@@ -43,16 +50,23 @@ struct PostgresOptions {
   int pool_wait_ms = 10000;
   int max_batch = 512;     // most Write() calls grouped in one commit
   int retries = 3;         // re-runs of a group after 40001/40P01 or a lost connection
+  bool read_only = false;  // never write (a --read-store); implied on a hot standby
 };
 
 // Connects, creates or migrates the schema (under an advisory lock, so
 // several lhcr processes may start at once) and starts the writer. Refuses a
 // database whose schema is newer than this build knows (kUnsupported), and
-// fails with kUnavailable when the server cannot be reached.
+// fails with kUnavailable when the server cannot be reached. Read-only (see
+// above) it only checks the schema version: kUnavailable when there is no
+// lhcr schema yet, kUnsupported when it is newer than this build.
 Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options);
 
 // Whether a --store value names a PostgreSQL database (postgres:// or
 // postgresql://).
 bool IsPostgresUrl(std::string_view store);
+
+// A postgres:// URL fit to print: "user:password@" becomes "user@" and a
+// "password=..." query parameter is dropped; the rest is kept as given.
+std::string RedactPostgresUrl(std::string_view url);
 
 }  // namespace lhcr::store
