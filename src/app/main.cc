@@ -15,6 +15,7 @@
 #include "fhir/validator.h"
 #include "interaction/interaction.h"
 #include "store/postgres/postgres_store.h"
+#include "store/read_replica_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace lhcr {
@@ -23,6 +24,7 @@ namespace {
 struct ServeArgs {
   std::string data = "lhcr-data";
   std::string store;  // empty: SQLite in `data`; postgres://... : PostgreSQL
+  std::string read_store;  // empty: reads from `store`; postgres://... : a standby of it
   std::string listen = "127.0.0.1:8080";
   std::string base_url;
   int io_threads = 2;
@@ -77,8 +79,25 @@ std::string Metrics(api::HttpServer* server, store::Store& store) {
 }
 
 // The store named by --store: a postgres:// or postgresql:// URL opens
-// PostgreSQL; none opens SQLite in --data (created if missing).
+// PostgreSQL; none opens SQLite in --data (created if missing). With
+// --read-store, reads go to that store (opened read-only, a streaming
+// standby of --store) and writes to --store.
 Result<std::unique_ptr<store::Store>> OpenStore(const ServeArgs& args) {
+  if (!args.read_store.empty()) {
+    if (!store::IsPostgresUrl(args.store) || !store::IsPostgresUrl(args.read_store)) {
+      return Status::Incorrect(
+          "--read-store takes postgres://... and needs --store postgres://... (its primary)");
+    }
+    ServeArgs primary_args = args;
+    primary_args.read_store.clear();
+    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> primary, OpenStore(primary_args));
+    store::PostgresOptions ro;
+    ro.conninfo = args.read_store;
+    ro.read_only = true;
+    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> replica, store::OpenPostgresStore(ro));
+    return std::unique_ptr<store::Store>(
+        std::make_unique<store::ReadReplicaStore>(std::move(primary), std::move(replica)));
+  }
   if (!args.store.empty()) {
     if (!store::IsPostgresUrl(args.store)) {
       return Status::Incorrect("--store takes postgres://... or postgresql://..., got " +
@@ -142,7 +161,13 @@ int Serve(const ServeArgs& args) {
   std::string base = args.base_url.empty()
                          ? "http://" + host + ":" + std::to_string((*server)->port()) + "/fhir"
                          : args.base_url;
-  std::cout << "lhcr serving " << base << " (data in " << args.data << ")" << std::endl;
+  // Where the data is, with no password in it (this line goes to logs).
+  std::string where = "data in " + args.data;
+  if (!args.store.empty()) where = "store " + store::RedactPostgresUrl(args.store);
+  if (!args.read_store.empty()) {
+    where += ", reads from " + store::RedactPostgresUrl(args.read_store);
+  }
+  std::cout << "lhcr serving " << base << " (" << where << ")" << std::endl;
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
@@ -165,6 +190,9 @@ int main(int argc, char** argv) {
   s->add_option("--store", serve.store,
                 "Store URL: postgres://USER@HOST:PORT/DB (or postgresql://); "
                 "default: SQLite in --data");
+  s->add_option("--read-store", serve.read_store,
+                "Serve reads (read, vread, search, history) from this PostgreSQL hot standby "
+                "of --store: postgres://USER@HOST:PORT/DB; writes still go to --store");
   s->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0 = any free port)")
       ->capture_default_str();
   s->add_option("--base-url", serve.base_url, "Public base URL of the FHIR API");

@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "testing/postgres_server.h"
 
@@ -126,6 +128,61 @@ TEST_F(PostgresStoreTest, FailoverToAPromotedStandby) {
   ASSERT_TRUE((*promoted)->Write([&](WriteTxn& txn) { return txn.Put(c, {}, {}); }).ok());
   EXPECT_EQ(c.seq, 4);
   (*promoted)->Close();
+}
+
+TEST_F(PostgresStoreTest, AHotStandbyOpensReadOnly) {
+  ASSERT_TRUE(Put(Version("a", 1)).ok());
+  auto standby = testing::PostgresServer::StartStandby(*server_);
+  ASSERT_TRUE(standby.ok()) << standby.status().ToString();
+  ASSERT_TRUE(Put(Version("b", 1)).ok());
+  ASSERT_TRUE(server_->WaitForStandby().ok());
+
+  PostgresOptions o;
+  o.conninfo = (*standby)->conninfo();  // no read_only: pg_is_in_recovery() decides
+  auto replica = OpenPostgresStore(o);
+  ASSERT_TRUE(replica.ok()) << replica.status().ToString();
+  EXPECT_TRUE(Read(**replica, "a").has_value());
+  // A standby shows a commit once it has replayed it. WaitForStandby
+  // compares with the primary's WAL write position, which can lag the
+  // commit under synchronous_commit=off: allow the standby a moment more.
+  auto b = (*replica)->ReadCurrent("Patient", "b");
+  for (int i = 0; i < 200 && b.ok() && !b->has_value(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    b = (*replica)->ReadCurrent("Patient", "b");
+  }
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_TRUE(b->has_value()) << "streamed after the base backup";
+  EXPECT_EQ((*b)->seq, 2);
+  ResourceVersion c = Version("c", 1);
+  Status w = (*replica)->Write([&](WriteTxn& txn) { return txn.Put(c, {}, {}); });
+  EXPECT_EQ(w.code(), StatusCode::kUnavailable) << w.ToString();
+  EXPECT_NE(w.message().find("read-only"), std::string::npos) << w.message();
+  (*replica)->Close();
+}
+
+TEST_F(PostgresStoreTest, ReadOnlyNeverCreatesTheSchema) {
+  auto empty = server_->CreateDatabase("empty_read_only");
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  PostgresOptions o;
+  o.conninfo = *empty;
+  o.read_only = true;
+  auto st = OpenPostgresStore(o);
+  EXPECT_EQ(st.status().code(), StatusCode::kUnavailable) << st.status().ToString();
+  EXPECT_NE(st.status().message().find("has no lhcr schema"), std::string::npos)
+      << st.status().message();
+  EXPECT_TRUE(server_->Exec("empty_read_only", "SELECT 1/(count(*) = 0)::int FROM pg_tables "
+                                               "WHERE tablename = 'lhcr_meta'")
+                  .ok())
+      << "nothing was created";
+}
+
+TEST(RedactPostgresUrl, DropsPasswordsOnly) {
+  EXPECT_EQ(RedactPostgresUrl("postgres://127.0.0.1:5432/lhcr"), "postgres://127.0.0.1:5432/lhcr");
+  EXPECT_EQ(RedactPostgresUrl("postgres://u:secret@db:5432/lhcr"), "postgres://u@db:5432/lhcr");
+  EXPECT_EQ(RedactPostgresUrl("postgresql://u:p@ss@db/lhcr?sslmode=require&password=x"),
+            "postgresql://u@db/lhcr?sslmode=require");
+  EXPECT_EQ(RedactPostgresUrl("postgres://db?password=x"), "postgres://db");
+  EXPECT_EQ(RedactPostgresUrl("postgres://u@db"), "postgres://u@db");
 }
 
 }  // namespace
