@@ -13,6 +13,7 @@
 #include "base/time.h"
 #include "fhir/search_param.h"
 #include "fhir/validator.h"
+#include "identity/evaluation.h"
 #include "interaction/interaction.h"
 #include "store/postgres/postgres_store.h"
 #include "store/read_replica_store.h"
@@ -201,7 +202,31 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   s->add_flag("!--no-fsync", serve.fsync,
               "Do not fsync each commit (faster; a power cut may lose the last commits)");
+  // mpi eval: the matching core against ground truth (docs/MATCHING.md).
+  lhcr::identity::MpiEvalArgs mpi_eval;
+  lhcr::identity::MatcherOptions mpi_options;
+  CLI::App* mpi = app.add_subcommand("mpi", "Master patient index tools");
+  mpi->require_subcommand(1);
+  CLI::App* mpi_e = mpi->add_subcommand(
+      "eval", "Match a labelled file unsupervised; print precision, recall and F1 (last line)");
+  mpi_e->add_option("--febrl", mpi_eval.febrl, "FEBRL CSV to deduplicate (or side A of --link)");
+  mpi_e->add_option("--link", mpi_eval.link, "FEBRL CSV to link against --febrl");
+  mpi_e->add_option("--splink", mpi_eval.splink, "Splink fake_1000-style CSV (cluster column)");
+  mpi_e->add_flag("--show-model", mpi_eval.show_model, "Print the estimated m and u");
+  mpi_e->add_option("--auto-link", mpi_options.auto_link_probability,
+                    "Auto-link match probability (for exploration; default is the fixed setting)")
+      ->capture_default_str();
+  mpi_e->add_option("--review", mpi_options.review_probability, "Review match probability")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (s->parsed()) return lhcr::Serve(serve);
+  if (mpi_e->parsed()) {
+    lhcr::Status st = lhcr::identity::RunMpiEval(mpi_eval, mpi_options, std::cout);
+    if (!st.ok()) {
+      std::cerr << "lhcr mpi eval: " << st.ToString() << "\n";
+      return st.code() == lhcr::StatusCode::kIncorrect ? 2 : 1;
+    }
+    return 0;
+  }
   return 0;
 }

@@ -1,0 +1,224 @@
+#include "identity/evaluation.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <unordered_map>
+
+namespace lhcr::identity {
+namespace {
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> SplitCsv(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : line) {
+    if (c == ',') {
+      out.push_back(Trim(cur));
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  out.push_back(Trim(cur));
+  return out;
+}
+
+Result<std::vector<std::vector<std::string>>> ReadCsv(const std::string& path,
+                                                      const std::vector<std::string>& header) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot open " + path);
+  std::string line;
+  if (!std::getline(in, line) || SplitCsv(line) != header) {
+    return Status::Incorrect(path + ": unexpected header (want " + std::to_string(header.size()) +
+                             " columns starting " + header[0] + ")");
+  }
+  std::vector<std::vector<std::string>> rows;
+  size_t lineno = 1;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (Trim(line).empty()) continue;
+    auto row = SplitCsv(line);
+    if (row.size() != header.size()) {
+      return Status::Incorrect(path + ":" + std::to_string(lineno) + ": " +
+                               std::to_string(row.size()) + " fields, want " +
+                               std::to_string(header.size()));
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace
+
+Status LoadFebrl(const std::string& path, uint32_t side, LabelledRecords* out) {
+  ASSIGN_OR_RETURN(auto rows, ReadCsv(path, {"rec_id", "given_name", "surname", "street_number",
+                                             "address_1", "address_2", "suburb", "postcode",
+                                             "state", "date_of_birth", "soc_sec_id"}));
+  for (auto& row : rows) {
+    PersonRecord r;
+    r.record_id = row[0];
+    r.source_id = path;
+    r.given = row[1];
+    r.family = row[2];
+    r.house_number = row[3];
+    for (int i : {4, 5}) {
+      if (!row[i].empty()) r.address_lines.push_back(row[i]);
+    }
+    r.town = row[6];
+    r.postcode = row[7];
+    if (!row[8].empty()) r.extra[kExtraRegion] = row[8];
+    r.dob = ParsePartialDate(row[9]);
+    if (!row[10].empty()) r.extra[kExtraOtherId] = row[10];
+    // rec-N-org / rec-N-dup-K
+    const std::string& id = row[0];
+    size_t first = id.find('-'), second = id.find('-', first + 1);
+    if (first == std::string::npos || second == std::string::npos) {
+      return Status::Incorrect(path + ": record id not rec-N-org/rec-N-dup-K: " + id);
+    }
+    out->truth.push_back(id.substr(first + 1, second - first - 1));
+    out->records.push_back(std::move(r));
+    out->sides.push_back(side);
+  }
+  return Status::Ok();
+}
+
+Status LoadSplinkCsv(const std::string& path, LabelledRecords* out) {
+  ASSIGN_OR_RETURN(auto rows, ReadCsv(path, {"unique_id", "first_name", "surname", "dob", "city",
+                                             "email", "cluster"}));
+  for (auto& row : rows) {
+    PersonRecord r;
+    r.record_id = row[0];
+    r.source_id = path;
+    r.given = row[1];
+    r.family = row[2];
+    r.dob = ParsePartialDate(row[3]);
+    r.town = row[4];
+    if (!row[5].empty()) r.extra[kExtraEmail] = row[5];
+    out->truth.push_back(row[6]);
+    out->records.push_back(std::move(r));
+    out->sides.push_back(0);
+  }
+  return Status::Ok();
+}
+
+PairMetrics EvaluatePairs(const std::vector<uint32_t>& cluster_of,
+                          const std::vector<std::string>& truth, const std::vector<uint32_t>& sides,
+                          bool cross_side_only) {
+  // Count records per (group, side); pairs follow from the counts.
+  auto pairs = [&](const auto& key_of) {
+    std::map<decltype(key_of(0)), std::array<uint64_t, 2>> counts;
+    for (size_t i = 0; i < truth.size(); ++i) counts[key_of(i)][sides[i] ? 1 : 0]++;
+    uint64_t total = 0;
+    for (const auto& [k, c] : counts) {
+      if (cross_side_only) {
+        total += c[0] * c[1];
+      } else {
+        uint64_t n = c[0] + c[1];
+        total += n * (n - 1) / 2;
+      }
+    }
+    return total;
+  };
+  PairMetrics m;
+  m.true_pairs = pairs([&](size_t i) { return truth[i]; });
+  m.predicted_pairs = pairs([&](size_t i) { return std::to_string(cluster_of[i]); });
+  m.true_positives =
+      pairs([&](size_t i) { return std::to_string(cluster_of[i]) + "|" + truth[i]; });
+  m.precision = m.predicted_pairs ? double(m.true_positives) / double(m.predicted_pairs) : 1.0;
+  m.recall = m.true_pairs ? double(m.true_positives) / double(m.true_pairs) : 1.0;
+  m.f1 = m.precision + m.recall > 0 ? 2 * m.precision * m.recall / (m.precision + m.recall) : 0;
+  return m;
+}
+
+ClusterMetrics EvaluateClusters(const std::vector<uint32_t>& cluster_of,
+                                const std::vector<std::string>& truth) {
+  std::map<uint32_t, std::vector<size_t>> predicted;
+  std::map<std::string, std::vector<size_t>> actual;
+  for (size_t i = 0; i < truth.size(); ++i) {
+    predicted[cluster_of[i]].push_back(i);
+    actual[truth[i]].push_back(i);
+  }
+  ClusterMetrics m;
+  m.truth_clusters = actual.size();
+  m.predicted_clusters = predicted.size();
+  for (const auto& [id, members] : predicted) {
+    if (actual[truth[members[0]]] == members) ++m.exact_clusters;
+  }
+  m.exact_fraction = m.truth_clusters ? double(m.exact_clusters) / double(m.truth_clusters) : 1.0;
+  return m;
+}
+
+Status RunMpiEval(const MpiEvalArgs& args, const MatcherOptions& base, std::ostream& out) {
+  LabelledRecords data;
+  MatcherOptions options = base;
+  if (!args.splink.empty()) {
+    if (!args.febrl.empty() || !args.link.empty()) {
+      return Status::Incorrect("--splink cannot be combined with --febrl/--link");
+    }
+    RETURN_IF_ERROR(LoadSplinkCsv(args.splink, &data));
+  } else if (!args.febrl.empty()) {
+    RETURN_IF_ERROR(LoadFebrl(args.febrl, 0, &data));
+    if (!args.link.empty()) {
+      RETURN_IF_ERROR(LoadFebrl(args.link, 1, &data));
+      options.blocking.cross_side_only = true;
+    }
+  } else {
+    return Status::Incorrect("give --febrl FILE [--link FILE_B] or --splink FILE");
+  }
+  auto start = std::chrono::steady_clock::now();
+  MatchRun run = MatchRecords(data.records, data.sides, options);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  PairMetrics pm = EvaluatePairs(run.clustering.cluster_of, data.truth, data.sides,
+                                 options.blocking.cross_side_only);
+  ClusterMetrics cm = EvaluateClusters(run.clustering.cluster_of, data.truth);
+  // Blocking recall: true pairs among the candidates (measured, not used).
+  uint64_t true_candidates = 0;
+  size_t review_true = 0;
+  for (const auto& p : run.scored) {
+    if (data.truth[p.a] == data.truth[p.b]) ++true_candidates;
+  }
+  for (const auto& p : run.clustering.review) {
+    if (data.truth[p.a] == data.truth[p.b] &&
+        run.clustering.cluster_of[p.a] != run.clustering.cluster_of[p.b]) {
+      ++review_true;
+    }
+  }
+  if (args.show_model) out << run.model.Describe();
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "records %zu, candidate pairs %zu (true pairs among them %llu of %llu), "
+                "blocks skipped %zu, EM iterations %d, %.2f s\n",
+                data.records.size(), run.blocking.pairs,
+                static_cast<unsigned long long>(true_candidates),
+                static_cast<unsigned long long>(pm.true_pairs), run.blocking.skipped_blocks,
+                run.em_iterations, seconds);
+  out << buf;
+  std::snprintf(buf, sizeof buf,
+                "pairs: predicted %llu, correct %llu, true %llu; review %zu (%zu true, not "
+                "linked); refused merges %zu\n",
+                static_cast<unsigned long long>(pm.predicted_pairs),
+                static_cast<unsigned long long>(pm.true_positives),
+                static_cast<unsigned long long>(pm.true_pairs), run.clustering.review.size(),
+                review_true, run.clustering.refused_merges);
+  out << buf;
+  std::snprintf(buf, sizeof buf,
+                "clusters: predicted %zu, true %zu, exactly right %zu (%.4f of true)\n",
+                cm.predicted_clusters, cm.truth_clusters, cm.exact_clusters, cm.exact_fraction);
+  out << buf;
+  std::snprintf(buf, sizeof buf, "precision %.4f recall %.4f f1 %.4f\n", pm.precision, pm.recall,
+                pm.f1);
+  out << buf;
+  return Status::Ok();
+}
+
+}  // namespace lhcr::identity

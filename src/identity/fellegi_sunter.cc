@@ -1,0 +1,176 @@
+#include "identity/fellegi_sunter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace lhcr::identity {
+
+FellegiSunterModel FellegiSunterModel::Initial() {
+  FellegiSunterModel model;
+  for (size_t f = 0; f < kFieldCount; ++f) {
+    size_t n = LevelCount(static_cast<Field>(f));
+    FieldModel& fm = model.fields[f];
+    fm.m.assign(n, 0.0);
+    fm.u.assign(n, 0.0);
+    // Level 1 is the strongest agreement, the last is "different".
+    for (size_t l = 1; l < n; ++l) {
+      fm.m[l] = l == 1 ? 0.9 : 0.1 / static_cast<double>(n - 2);
+      fm.u[l] = l == n - 1 ? 0.9 : 0.1 / static_cast<double>(n - 2);
+    }
+  }
+  model.lambda = 0.01;
+  return model;
+}
+
+double FellegiSunterModel::LevelWeight(Field f, uint8_t level) const {
+  if (level == 0) return 0.0;
+  const FieldModel& fm = fields[static_cast<size_t>(f)];
+  return std::log2(fm.m[level] / fm.u[level]);
+}
+
+double FellegiSunterModel::BayesFactorLog2(const ComparisonVector& v) const {
+  double w = 0;
+  for (size_t f = 0; f < kFieldCount; ++f) w += LevelWeight(static_cast<Field>(f), v[f]);
+  return w;
+}
+
+double FellegiSunterModel::PriorLog2() const { return std::log2(lambda / (1.0 - lambda)); }
+
+std::string FellegiSunterModel::Describe() const {
+  std::string out;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "lambda %.6f (prior weight %.2f)\n", lambda, PriorLog2());
+  out += buf;
+  for (size_t f = 0; f < kFieldCount; ++f) {
+    Field field = static_cast<Field>(f);
+    for (size_t l = 1; l < fields[f].m.size(); ++l) {
+      std::snprintf(buf, sizeof buf, "  %-12s %-30s m %.5f u %.6f weight %+.2f\n",
+                    std::string(FieldName(field)).c_str(), LevelNames(field)[l].c_str(),
+                    fields[f].m[l], fields[f].u[l], LevelWeight(field, static_cast<uint8_t>(l)));
+      out += buf;
+    }
+  }
+  return out;
+}
+
+double ProbabilityFromWeight(double w) { return 1.0 / (1.0 + std::exp2(-w)); }
+
+void PatternCounts::Add(const ComparisonVector& v, double count) {
+  uint64_t key = 0;
+  for (size_t f = 0; f < kFieldCount; ++f) key = (key << 4) | (v[f] & 0xF);
+  auto [it, inserted] = index_.emplace(key, patterns.size());
+  if (inserted) {
+    patterns.push_back(v);
+    counts.push_back(count);
+  } else {
+    counts[it->second] += count;
+  }
+}
+
+namespace {
+
+constexpr double kPseudoCount = 1e-3;
+constexpr double kFloor = 1e-9;
+
+void Normalise(std::vector<double>& p, double pseudo) {
+  double sum = 0;
+  for (size_t l = 1; l < p.size(); ++l) sum += p[l] + pseudo;
+  for (size_t l = 1; l < p.size(); ++l) p[l] = std::max(kFloor, (p[l] + pseudo) / sum);
+}
+
+}  // namespace
+
+EmResult EstimateEm(const PatternCounts& data, const FellegiSunterModel& start,
+                    const EmOptions& options) {
+  EmResult result{start, 0, false};
+  FellegiSunterModel& model = result.model;
+  double total = 0;
+  for (double c : data.counts) total += c;
+  if (total <= 0) return result;
+  auto fixed = [&](size_t f) {
+    return std::find(options.fixed_m.begin(), options.fixed_m.end(), static_cast<Field>(f)) !=
+           options.fixed_m.end();
+  };
+  for (int it = 0; it < options.max_iterations; ++it) {
+    std::array<std::vector<double>, kFieldCount> m_acc, u_acc;
+    for (size_t f = 0; f < kFieldCount; ++f) {
+      m_acc[f].assign(model.fields[f].m.size(), 0.0);
+      u_acc[f].assign(model.fields[f].u.size(), 0.0);
+    }
+    double match_total = 0;
+    const double prior = model.PriorLog2();
+    for (size_t p = 0; p < data.patterns.size(); ++p) {
+      const ComparisonVector& v = data.patterns[p];
+      double g = ProbabilityFromWeight(prior + model.BayesFactorLog2(v));
+      double c = data.counts[p];
+      match_total += c * g;
+      for (size_t f = 0; f < kFieldCount; ++f) {
+        if (v[f] == 0) continue;
+        m_acc[f][v[f]] += c * g;
+        u_acc[f][v[f]] += c * (1.0 - g);
+      }
+    }
+    double change = 0;
+    FellegiSunterModel next = model;
+    next.lambda = std::clamp(match_total / total, 1e-9, 1.0 - 1e-9);
+    change = std::max(change, std::abs(next.lambda - model.lambda));
+    for (size_t f = 0; f < kFieldCount; ++f) {
+      if (!fixed(f)) {
+        Normalise(m_acc[f], kPseudoCount);
+        for (size_t l = 1; l < m_acc[f].size(); ++l) {
+          change = std::max(change, std::abs(m_acc[f][l] - model.fields[f].m[l]));
+        }
+        next.fields[f].m = m_acc[f];
+      }
+      if (options.estimate_u) {
+        Normalise(u_acc[f], kPseudoCount);
+        for (size_t l = 1; l < u_acc[f].size(); ++l) {
+          change = std::max(change, std::abs(u_acc[f][l] - model.fields[f].u[l]));
+        }
+        next.fields[f].u = u_acc[f];
+      }
+    }
+    model = next;
+    result.iterations = it + 1;
+    if (change < options.tolerance) {
+      result.converged = true;
+      break;
+    }
+  }
+  return result;
+}
+
+void EstimateUFromRandomPairs(const PatternCounts& random_pairs, FellegiSunterModel* model) {
+  for (size_t f = 0; f < kFieldCount; ++f) {
+    std::vector<double> acc(model->fields[f].u.size(), 0.0);
+    for (size_t p = 0; p < random_pairs.patterns.size(); ++p) {
+      uint8_t l = random_pairs.patterns[p][f];
+      if (l != 0) acc[l] += random_pairs.counts[p];
+    }
+    Normalise(acc, 1.0);  // Laplace: an unseen level is rare, not impossible
+    model->fields[f].u = acc;
+  }
+}
+
+void TermFrequencies::Add(const std::string& value) {
+  if (value.empty()) return;
+  ++counts_[value];
+  ++total_;
+}
+
+double TermFrequencies::Frequency(const std::string& value) const {
+  if (total_ == 0) return 0;
+  auto it = counts_.find(value);
+  double n = it == counts_.end() ? 1.0 : it->second;
+  return n / static_cast<double>(total_);
+}
+
+double TermFrequencies::Adjustment(const std::string& value, double u_exact, double max_up,
+                                   double max_down) const {
+  double tf = Frequency(value);
+  if (tf <= 0 || u_exact <= 0) return 0;
+  return std::clamp(std::log2(u_exact / tf), -max_down, max_up);
+}
+
+}  // namespace lhcr::identity

@@ -1,0 +1,96 @@
+// Fellegi-Sunter model: per-field, per-level m and u probabilities, their
+// estimation by expectation-maximisation, and match weights.
+//
+// m[f][l] = P(field f at level l | the pair is one person),
+// u[f][l] = P(field f at level l | two different people). Level 0 ("missing")
+// is neutral: it adds nothing to a weight and is left out of estimation.
+// A pair's match weight is log2(lambda / (1 - lambda)) + sum over fields of
+// log2(m / u), and its match probability 1 / (1 + 2^-weight).
+// Values; safe to share read-only between threads.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "identity/comparators.h"
+
+namespace lhcr::identity {
+
+struct FieldModel {
+  std::vector<double> m, u;  // indexed by level; [0] unused (missing)
+};
+
+struct FellegiSunterModel {
+  std::array<FieldModel, kFieldCount> fields;
+  double lambda = 0.01;  // prior probability that a candidate pair is a match
+
+  // Starting values: "exact" likely for matches, spread over the rest; u flat.
+  static FellegiSunterModel Initial();
+
+  // log2(m / u) of one field at one level; 0 for missing.
+  double LevelWeight(Field f, uint8_t level) const;
+  // Sum of LevelWeight over fields (no prior).
+  double BayesFactorLog2(const ComparisonVector& v) const;
+  double PriorLog2() const;
+  // A human-readable table of m, u and weights, one line per level.
+  std::string Describe() const;
+};
+
+double ProbabilityFromWeight(double weight_log2);
+
+// Comparison vectors with how many pairs share each one: EM runs over the
+// distinct patterns, not over the pairs.
+struct PatternCounts {
+  std::vector<ComparisonVector> patterns;
+  std::vector<double> counts;
+  void Add(const ComparisonVector& v, double count = 1.0);
+
+ private:
+  std::unordered_map<uint64_t, size_t> index_;
+};
+
+struct EmOptions {
+  int max_iterations = 100;
+  double tolerance = 1e-6;  // largest change of any m, u or lambda
+  bool estimate_u = false;  // false: keep u (estimated from random pairs)
+  // Fields whose m is held at its starting value (none by default).
+  std::vector<Field> fixed_m;
+};
+
+struct EmResult {
+  FellegiSunterModel model;
+  int iterations = 0;
+  bool converged = false;
+};
+
+// Expectation-maximisation over the patterns, starting from `start`. Uses no
+// labels. Each m (and u when estimated) is smoothed with a small pseudo-count
+// so that no level gets probability zero.
+EmResult EstimateEm(const PatternCounts& data, const FellegiSunterModel& start,
+                    const EmOptions& options);
+
+// u probabilities from comparison vectors of (assumed non-matching) random
+// pairs: the share of each level among non-missing values, smoothed.
+void EstimateUFromRandomPairs(const PatternCounts& random_pairs, FellegiSunterModel* model);
+
+// Term frequencies of a field's values, for the adjustment of exact
+// agreement on common names: agreeing on "smith" is weaker evidence than
+// agreeing on "ptolemy". Splink's formula: the exact level's u is replaced by
+// the value's frequency, i.e. weight += log2(u_exact / tf(value)), with the
+// adjustment clamped to [-max_down, +max_up] bits.
+class TermFrequencies {
+ public:
+  void Add(const std::string& value);
+  double Frequency(const std::string& value) const;  // share of non-empty values
+  double Adjustment(const std::string& value, double u_exact, double max_up = 2.0,
+                    double max_down = 6.0) const;
+
+ private:
+  std::unordered_map<std::string, uint32_t> counts_;
+  uint64_t total_ = 0;
+};
+
+}  // namespace lhcr::identity

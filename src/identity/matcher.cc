@@ -1,0 +1,209 @@
+#include "identity/matcher.h"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+namespace lhcr::identity {
+
+std::string_view MatchDecisionName(MatchDecision d) {
+  switch (d) {
+    case MatchDecision::kNonMatch:
+      return "non-match";
+    case MatchDecision::kReview:
+      return "review";
+    case MatchDecision::kAutoLink:
+      return "auto-link";
+  }
+  return "?";
+}
+
+Matcher::Matcher(FellegiSunterModel model, TermFrequencies given_tf, TermFrequencies family_tf,
+                 MatcherOptions options)
+    : model_(std::move(model)),
+      given_tf_(std::move(given_tf)),
+      family_tf_(std::move(family_tf)),
+      options_(std::move(options)) {}
+
+Matcher Matcher::Train(const std::vector<PreparedRecord>& records,
+                       const std::vector<CandidatePair>& candidates, const MatcherOptions& options,
+                       int* em_iterations) {
+  TermFrequencies given_tf, family_tf;
+  for (const auto& r : records) {
+    given_tf.Add(r.given);
+    family_tf.Add(r.family);
+  }
+  FellegiSunterModel model = FellegiSunterModel::Initial();
+
+  // u: random pairs are almost all non-matches.
+  PatternCounts random;
+  std::vector<uint32_t> side0, side1;
+  for (uint32_t i = 0; i < records.size(); ++i) {
+    (records[i].side == 0 ? side0 : side1).push_back(i);
+  }
+  const bool linking = options.blocking.cross_side_only && !side1.empty();
+  const uint64_t n = records.size();
+  const uint64_t all_pairs =
+      linking ? static_cast<uint64_t>(side0.size()) * side1.size() : n * (n > 0 ? n - 1 : 0) / 2;
+  if (all_pairs <= options.u_sample_pairs) {
+    for (uint32_t i = 0; i < n; ++i) {
+      for (uint32_t j = i + 1; j < n; ++j) {
+        if (linking && records[i].side == records[j].side) continue;
+        random.Add(Compare(records[i], records[j]));
+      }
+    }
+  } else {
+    std::mt19937_64 rng(options.seed);
+    for (size_t k = 0; k < options.u_sample_pairs; ++k) {
+      uint32_t a, b;
+      if (linking) {
+        a = side0[rng() % side0.size()];
+        b = side1[rng() % side1.size()];
+      } else {
+        a = static_cast<uint32_t>(rng() % n);
+        b = static_cast<uint32_t>(rng() % n);
+        if (a == b) continue;
+      }
+      random.Add(Compare(records[a], records[b]));
+    }
+  }
+  EstimateUFromRandomPairs(random, &model);
+
+  // m and lambda: EM over the candidate pairs.
+  PatternCounts data;
+  for (const auto& c : candidates) data.Add(Compare(records[c.a], records[c.b]));
+  EmResult em = EstimateEm(data, model, options.em);
+  if (em_iterations != nullptr) *em_iterations = em.iterations;
+  return Matcher(std::move(em.model), std::move(given_tf), std::move(family_tf), options);
+}
+
+ScoredPair Matcher::Score(const std::vector<PreparedRecord>& records, uint32_t a,
+                          uint32_t b) const {
+  ScoredPair p;
+  p.a = std::min(a, b);
+  p.b = std::max(a, b);
+  const PreparedRecord &ra = records[p.a], &rb = records[p.b];
+  p.levels = Compare(ra, rb);
+  double w = model_.PriorLog2() + model_.BayesFactorLog2(p.levels);
+  if (options_.term_frequency) {
+    const size_t g = static_cast<size_t>(Field::kGiven), f = static_cast<size_t>(Field::kFamily);
+    if (p.levels[g] == level::kExact) {
+      w += given_tf_.Adjustment(ra.given, model_.fields[g].u[level::kExact]);
+    }
+    if (p.levels[f] == level::kExact) {
+      w += family_tf_.Adjustment(ra.family, model_.fields[f].u[level::kExact]);
+    }
+  }
+  p.weight = w;
+  p.probability = ProbabilityFromWeight(w);
+  Decide(p);
+  return p;
+}
+
+void Matcher::Decide(ScoredPair& p) const {
+  const uint8_t nhs = p.levels[static_cast<size_t>(Field::kNhsNumber)];
+  MatchDecision d = MatchDecision::kNonMatch;
+  if (p.probability >= options_.auto_link_probability) {
+    d = MatchDecision::kAutoLink;
+  } else if (p.probability >= options_.review_probability) {
+    d = MatchDecision::kReview;
+    p.reason = "match probability in the review band";
+  }
+  if (nhs == level::kExact) {
+    double demographic = p.weight - model_.PriorLog2() - model_.LevelWeight(Field::kNhsNumber, nhs);
+    if (demographic < options_.nhs_min_demographic_weight) {
+      // A valid, equal NHS number is strong, but not proof: the number may
+      // have been keyed onto another person's record. A human decides.
+      d = MatchDecision::kReview;
+      p.reason = "NHS number agrees but the demographics disagree";
+    } else if (d == MatchDecision::kNonMatch) {
+      d = MatchDecision::kReview;
+      p.reason = "NHS number agrees but the match probability is low";
+    }
+  } else if (nhs == level::kDifferent2 && d == MatchDecision::kAutoLink) {
+    d = MatchDecision::kReview;
+    p.reason = "demographics agree but the valid NHS numbers differ";
+  }
+  p.decision = d;
+}
+
+Clustering Matcher::Cluster(const std::vector<PreparedRecord>& records,
+                            const std::vector<ScoredPair>& scored) const {
+  const uint32_t n = static_cast<uint32_t>(records.size());
+  std::vector<uint32_t> parent(n);
+  std::iota(parent.begin(), parent.end(), 0u);
+  std::vector<std::vector<uint32_t>> members(n);
+  for (uint32_t i = 0; i < n; ++i) members[i] = {i};
+  auto find = [&](uint32_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  };
+
+  Clustering out;
+  std::vector<const ScoredPair*> links;
+  for (const auto& p : scored) {
+    if (p.decision == MatchDecision::kAutoLink) links.push_back(&p);
+    if (p.decision == MatchDecision::kReview) out.review.push_back(p);
+  }
+  std::sort(links.begin(), links.end(), [](const ScoredPair* x, const ScoredPair* y) {
+    return x->weight != y->weight ? x->weight > y->weight
+                                  : std::tie(x->a, x->b) < std::tie(y->a, y->b);
+  });
+  for (const ScoredPair* p : links) {
+    uint32_t ra = find(p->a), rb = find(p->b);
+    if (ra == rb) continue;
+    bool safe = true;
+    for (uint32_t x : members[ra]) {
+      for (uint32_t y : members[rb]) {
+        if (x == p->a && y == p->b) continue;
+        ScoredPair cross = Score(records, x, y);
+        bool nhs_conflict =
+            cross.levels[static_cast<size_t>(Field::kNhsNumber)] == level::kDifferent2;
+        if (cross.probability < options_.review_probability || nhs_conflict) {
+          safe = false;
+          break;
+        }
+      }
+      if (!safe) break;
+    }
+    if (!safe) {
+      ++out.refused_merges;
+      ScoredPair r = *p;
+      r.decision = MatchDecision::kReview;
+      r.reason = "linking would join records that clearly differ";
+      out.review.push_back(std::move(r));
+      continue;
+    }
+    if (members[ra].size() < members[rb].size()) std::swap(ra, rb);
+    parent[rb] = ra;
+    members[ra].insert(members[ra].end(), members[rb].begin(), members[rb].end());
+    members[rb].clear();
+  }
+  out.cluster_of.assign(n, 0);
+  std::vector<uint32_t> dense(n, UINT32_MAX);
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t r = find(i);
+    if (dense[r] == UINT32_MAX) dense[r] = static_cast<uint32_t>(out.clusters++);
+    out.cluster_of[i] = dense[r];
+  }
+  return out;
+}
+
+MatchRun MatchRecords(const std::vector<PersonRecord>& records, const std::vector<uint32_t>& sides,
+                      const MatcherOptions& options) {
+  MatchRun run;
+  run.prepared.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    run.prepared.push_back(Prepare(records[i], i < sides.size() ? sides[i] : 0));
+  }
+  std::vector<CandidatePair> candidates =
+      GenerateCandidates(run.prepared, options.blocking, &run.blocking);
+  Matcher matcher = Matcher::Train(run.prepared, candidates, options, &run.em_iterations);
+  run.scored.reserve(candidates.size());
+  for (const auto& c : candidates) run.scored.push_back(matcher.Score(run.prepared, c.a, c.b));
+  run.clustering = matcher.Cluster(run.prepared, run.scored);
+  run.model = matcher.model();
+  return run;
+}
+
+}  // namespace lhcr::identity

@@ -1,0 +1,111 @@
+// The matching core of the master patient index: the door of src/identity/.
+//
+// Pipeline (each stage a function over values, testable alone):
+//   PersonRecord --Prepare--> PreparedRecord --GenerateCandidates--> pairs
+//   --Matcher::Train (u from random pairs, m and lambda by EM; no labels)-->
+//   Matcher --Score/Decide--> ScoredPair (auto-link / review / non-match)
+//   --Matcher::Cluster--> one cluster (Person) per record, plus a review list.
+//
+// A Matcher is immutable after Train: Score, Decide and Cluster are const and
+// safe to call from several threads at once.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "identity/blocking.h"
+#include "identity/comparators.h"
+#include "identity/fellegi_sunter.h"
+#include "identity/person_record.h"
+
+namespace lhcr::identity {
+
+enum class MatchDecision { kNonMatch = 0, kReview, kAutoLink };
+std::string_view MatchDecisionName(MatchDecision d);
+
+// One configuration for every dataset: these defaults are what
+// docs/MATCHING.md documents and docs/BENCHMARKS.md measures.
+struct MatcherOptions {
+  BlockingOptions blocking;
+  // Posterior match probability at or above which a pair links without a
+  // human, and at or above which (below auto-link) it goes to review.
+  double auto_link_probability = 0.999;
+  double review_probability = 0.5;
+  // A pair whose valid NHS numbers agree, but whose demographic evidence
+  // (the weight without the NHS number and the prior) is below this, goes to
+  // review rather than auto-link: the number may have been keyed onto the
+  // wrong person's record.
+  double nhs_min_demographic_weight = 0.0;
+  // Random pairs sampled to estimate u (all pairs when there are fewer).
+  size_t u_sample_pairs = 500000;
+  uint64_t seed = 20240501;
+  EmOptions em;
+  bool term_frequency = true;
+};
+
+struct ScoredPair {
+  uint32_t a = 0, b = 0;
+  ComparisonVector levels{};
+  double weight = 0;       // log2 posterior odds, with prior and TF adjustment
+  double probability = 0;  // 1 / (1 + 2^-weight)
+  MatchDecision decision = MatchDecision::kNonMatch;
+  std::string reason;  // why a pair went to review, when it did
+};
+
+struct Clustering {
+  std::vector<uint32_t> cluster_of;  // record index -> cluster id (dense from 0)
+  size_t clusters = 0;
+  // Pairs left for a human: review-band pairs, and auto-link pairs whose
+  // clusters could not merge safely.
+  std::vector<ScoredPair> review;
+  size_t refused_merges = 0;
+};
+
+class Matcher {
+ public:
+  Matcher(FellegiSunterModel model, TermFrequencies given_tf, TermFrequencies family_tf,
+          MatcherOptions options);
+
+  // Unsupervised training on the records to be matched: u from random pairs
+  // (pairs across sides when linking), then m and lambda by EM over the
+  // candidate pairs' comparison vectors.
+  static Matcher Train(const std::vector<PreparedRecord>& records,
+                       const std::vector<CandidatePair>& candidates, const MatcherOptions& options,
+                       int* em_iterations = nullptr);
+
+  // Scores and decides one pair (any two records, candidate or not).
+  ScoredPair Score(const std::vector<PreparedRecord>& records, uint32_t a, uint32_t b) const;
+
+  // Groups records into persons from scored candidate pairs. Auto-link pairs
+  // are taken strongest first; two clusters merge only when EVERY cross pair
+  // scores at least review_probability with no NHS-number conflict, so a
+  // chain A-B-C cannot join A and C when A and C clearly differ. A refused
+  // merge sends its pair to review.
+  Clustering Cluster(const std::vector<PreparedRecord>& records,
+                     const std::vector<ScoredPair>& scored) const;
+
+  const FellegiSunterModel& model() const { return model_; }
+  const MatcherOptions& options() const { return options_; }
+
+ private:
+  void Decide(ScoredPair& p) const;
+
+  FellegiSunterModel model_;
+  TermFrequencies given_tf_, family_tf_;
+  MatcherOptions options_;
+};
+
+// The whole pipeline over records (side 0 / 1 when linking two inputs).
+struct MatchRun {
+  std::vector<PreparedRecord> prepared;
+  BlockingStats blocking;
+  int em_iterations = 0;
+  std::vector<ScoredPair> scored;  // every candidate pair
+  Clustering clustering;
+  FellegiSunterModel model;
+};
+MatchRun MatchRecords(const std::vector<PersonRecord>& records, const std::vector<uint32_t>& sides,
+                      const MatcherOptions& options);
+
+}  // namespace lhcr::identity
