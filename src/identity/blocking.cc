@@ -22,7 +22,17 @@ std::vector<std::string> BlockingKeys(const PreparedRecord& r) {
   std::string district = r.postcode_parts.uk ? r.postcode_parts.district : r.postcode;
   add("f3_dist", both(r.family.substr(0, 3), district));
   add("dob_town", both(full_dob, r.town.substr(0, 3)));
+  add("dob", full_dob);
+  add("gsx_yob", both(r.given_soundex, year));
+  add("gsx_pc", both(r.given_soundex, r.postcode));
+  add("num_addr", both(r.house_number, r.address_line1.substr(0, 4)));
   add("oid", r.other_id);
+  // Either half of the identifier: one mistyped digit cannot hide it.
+  if (r.other_id.size() >= 6) {
+    add("oid_head", r.other_id.substr(0, r.other_id.size() / 2));
+    add("oid_tail", r.other_id.substr(r.other_id.size() / 2));
+  }
+  add("email_local", r.email_local);
   add("email", r.email);
   if (!r.given_soundex.empty() && !r.family_soundex.empty()) {
     std::string x = r.given_soundex, y = r.family_soundex;

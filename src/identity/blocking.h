@@ -38,8 +38,10 @@ struct BlockingStats {
 // The blocking keys of one record: "rule:value" strings, empty ones dropped.
 // Rules: NHS number; family soundex + birth year; given initial + full dob;
 // postcode + birth year; family prefix (3) + postcode district (or outward
-// part); full dob + town prefix; other identifier; email; given soundex +
-// family soundex (either order, so swapped names still meet).
+// part); full dob + town prefix; full dob; given soundex + birth year; given
+// soundex + postcode; house number + street prefix; other identifier, and
+// each half of it; email and its local part; given soundex + family soundex
+// (either order, so swapped names still meet).
 std::vector<std::string> BlockingKeys(const PreparedRecord& r);
 
 // Deduplicated candidate pairs, sorted.

@@ -159,7 +159,7 @@ Clustering Matcher::Cluster(const std::vector<PreparedRecord>& records,
         ScoredPair cross = Score(records, x, y);
         bool nhs_conflict =
             cross.levels[static_cast<size_t>(Field::kNhsNumber)] == level::kDifferent2;
-        if (cross.probability < options_.review_probability || nhs_conflict) {
+        if (cross.probability < options_.cluster_cross_probability || nhs_conflict) {
           safe = false;
           break;
         }

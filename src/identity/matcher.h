@@ -30,8 +30,10 @@ struct MatcherOptions {
   BlockingOptions blocking;
   // Posterior match probability at or above which a pair links without a
   // human, and at or above which (below auto-link) it goes to review.
-  double auto_link_probability = 0.999;
+  double auto_link_probability = 0.99999;
   double review_probability = 0.5;
+  // Two clusters merge only when every cross pair scores at least this.
+  double cluster_cross_probability = 0.99;
   // A pair whose valid NHS numbers agree, but whose demographic evidence
   // (the weight without the NHS number and the prior) is below this, goes to
   // review rather than auto-link: the number may have been keyed onto the
@@ -79,7 +81,7 @@ class Matcher {
 
   // Groups records into persons from scored candidate pairs. Auto-link pairs
   // are taken strongest first; two clusters merge only when EVERY cross pair
-  // scores at least review_probability with no NHS-number conflict, so a
+  // scores at least cluster_cross_probability with no NHS-number conflict, so a
   // chain A-B-C cannot join A and C when A and C clearly differ. A refused
   // merge sends its pair to review.
   Clustering Cluster(const std::vector<PreparedRecord>& records,
