@@ -18,6 +18,7 @@
 #include "store/postgres/postgres_store.h"
 #include "store/read_replica_store.h"
 #include "store/sqlite/sqlite_store.h"
+#include "synth/synth.h"
 
 namespace lhcr {
 namespace {
@@ -179,6 +180,59 @@ int Serve(const ServeArgs& args) {
   return 0;
 }
 
+// lhcr synth: a deterministic multi-source synthetic region (docs/SYNTH.md).
+// Progress: a bar on a terminal, a line every 10% otherwise.
+int Synth(synth::SynthOptions opts, std::string codelists) {
+  std::shared_ptr<const synth::CodeBook> codes = synth::CodeBook::BuiltIn();
+  std::string where = "built-in codes";
+  if (!codelists.empty()) {
+    auto loaded = synth::CodeBook::Load(codelists);
+    if (loaded.ok()) {
+      codes = *loaded;
+      where = codelists;
+    } else {
+      std::cerr << "lhcr synth: " << loaded.status().message() << "; using built-in codes\n";
+    }
+  }
+  bool tty = isatty(fileno(stderr)) != 0;
+  int64_t last_step = -1;
+  auto progress = [&](int64_t done, int64_t total) {
+    if (tty) {
+      int width = 40, fill = total == 0 ? width : static_cast<int>(width * done / total);
+      std::fprintf(stderr, "\r[%s%s] %lld/%lld people", std::string(fill, '#').c_str(),
+                   std::string(width - fill, ' ').c_str(), static_cast<long long>(done),
+                   static_cast<long long>(total));
+      if (done == total) std::fprintf(stderr, "\n");
+    } else if (int64_t step = total == 0 ? 10 : done * 10 / total; step != last_step) {
+      last_step = step;
+      std::fprintf(stderr, "synth: %lld/%lld people\n", static_cast<long long>(done),
+                   static_cast<long long>(total));
+    }
+  };
+  auto r = synth::Synthesise(opts, *codes, progress);
+  if (!r.ok()) {
+    std::cerr << "lhcr synth: " << r.status().ToString() << "\n";
+    return r.status().code() == StatusCode::kIncorrect ? 2 : 1;
+  }
+  const synth::RenderStats& st = r->stats;
+  std::printf("synth: %lld people (%lld deceased) in %.2f s, seed %llu, noise %.2f, codes from %s\n",
+              static_cast<long long>(r->people), static_cast<long long>(r->deceased), r->seconds,
+              static_cast<unsigned long long>(opts.seed), opts.noise, where.c_str());
+  const char* names[synth::kSourceCount] = {"gp-y90001", "gp-y90002", "gp-y90003", "gp-y90004",
+                                            "gp-y90005", "gp-y90006", "gp-y90007", "gp-y90008",
+                                            "gp-y90009", "gp-y90010", "gp-y90011", "gp-y90012",
+                                            "acute-r9a", "community-r9c", "mh-r9m", "la-x99"};
+  for (int i = 0; i < synth::kSourceCount; ++i) {
+    std::printf("  %-14s %lld records\n", names[i], static_cast<long long>(st.records[i]));
+  }
+  std::printf("  FHIR bundles %lld (%lld resources), HL7 v2 messages %lld, CSV rows %lld\n",
+              static_cast<long long>(st.bundles), static_cast<long long>(st.resources),
+              static_cast<long long>(st.messages), static_cast<long long>(st.csv_rows));
+  std::printf("  noisy source records %lld; %.1f MB written to %s\n",
+              static_cast<long long>(st.noisy_records), r->bytes / 1e6, opts.out.c_str());
+  return 0;
+}
+
 }  // namespace
 }  // namespace lhcr
 
@@ -221,8 +275,20 @@ int main(int argc, char** argv) {
   mpi_e->add_option("--cluster-cross", mpi_options.cluster_cross_probability,
                     "Least match probability of every cross pair for two clusters to merge")
       ->capture_default_str();
+  lhcr::synth::SynthOptions synth_opts;
+  std::string synth_codelists = "../shared/data/codelists";  // from the repository root
+  CLI::App* syn = app.add_subcommand("synth", "Write a synthetic multi-source region + truth");
+  syn->add_option("--people", synth_opts.people, "People to generate")->capture_default_str();
+  syn->add_option("--seed", synth_opts.seed, "Random seed")->capture_default_str();
+  syn->add_option("--out", synth_opts.out, "Output directory")->required();
+  syn->add_option("--noise", synth_opts.noise, "Identity noise level 0..1")->capture_default_str();
+  syn->add_option("--threads", synth_opts.threads, "Generator threads")->capture_default_str();
+  syn->add_option("--codelists", synth_codelists,
+                  "SNOMED code list folder (built-in codes when absent)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (s->parsed()) return lhcr::Serve(serve);
+  if (syn->parsed()) return lhcr::Synth(synth_opts, synth_codelists);
   if (mpi_e->parsed()) {
     lhcr::Status st = lhcr::identity::RunMpiEval(mpi_eval, mpi_options, std::cout);
     if (!st.ok()) {
