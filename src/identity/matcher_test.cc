@@ -1,0 +1,110 @@
+#include "identity/matcher.h"
+
+#include <gtest/gtest.h>
+
+namespace lhcr::identity {
+namespace {
+
+PersonRecord Person(std::string given, std::string family, std::string dob, std::string pc,
+                    std::string nhs = "") {
+  PersonRecord r;
+  r.given = std::move(given);
+  r.family = std::move(family);
+  r.dob = ParsePartialDate(dob);
+  r.postcode = std::move(pc);
+  r.nhs_number = std::move(nhs);
+  return r;
+}
+
+// A hand-set model: exact agreement strong, NHS number very strong.
+Matcher TestMatcher(MatcherOptions options = {}) {
+  FellegiSunterModel model = FellegiSunterModel::Initial();
+  model.lambda = 0.001;
+  for (Field f : {Field::kGiven, Field::kFamily, Field::kDob, Field::kPostcode}) {
+    model.fields[static_cast<size_t>(f)].u[level::kExact] = 1e-3;
+  }
+  FieldModel& nhs = model.fields[static_cast<size_t>(Field::kNhsNumber)];
+  nhs.m = {0, 0.99, 0.01};
+  nhs.u = {0, 1e-7, 1 - 1e-7};
+  return Matcher(model, {}, {}, options);
+}
+
+std::vector<PreparedRecord> Prep(const std::vector<PersonRecord>& rs) {
+  std::vector<PreparedRecord> out;
+  for (const auto& r : rs) out.push_back(Prepare(r));
+  return out;
+}
+
+TEST(Thresholds, AutoLinkReviewNonMatch) {
+  Matcher m = TestMatcher();
+  auto recs =
+      Prep({Person("Amelia", "Hughes", "19800214", "LS1 4AP"),
+            Person("Amelia", "Hughes", "19800214", "LS1 4AP"),
+            Person("Zed", "Quark", "19550101", "M1 1AE"), Person("Amelia", "Hughes", "", "")});
+  ScoredPair same = m.Score(recs, 0, 1);
+  EXPECT_EQ(same.decision, MatchDecision::kAutoLink);
+  EXPECT_GE(same.probability, m.options().auto_link_probability);
+  EXPECT_EQ(m.Score(recs, 0, 2).decision, MatchDecision::kNonMatch);
+  // Names alone: between the thresholds with these options.
+  MatcherOptions options;
+  options.review_probability = 0.05;
+  Matcher wide = TestMatcher(options);
+  ScoredPair names_only = wide.Score(recs, 0, 3);
+  EXPECT_LT(names_only.probability, options.auto_link_probability);
+  EXPECT_GE(names_only.probability, options.review_probability);
+  EXPECT_EQ(names_only.decision, MatchDecision::kReview);
+}
+
+TEST(NhsNumber, EqualButDemographicsDisagreeGoesToReview) {
+  Matcher m = TestMatcher();
+  auto recs = Prep({Person("Amelia", "Hughes", "19800214", "LS1 4AP", "943 476 5919"),
+                    Person("Robert", "Khan", "19421130", "M1 1AE", "9434765919"),
+                    Person("Amelia", "Hughes", "19800214", "LS1 4AP", "9434765919")});
+  ScoredPair clash = m.Score(recs, 0, 1);
+  EXPECT_EQ(clash.decision, MatchDecision::kReview);
+  EXPECT_EQ(clash.reason, "NHS number agrees but the demographics disagree");
+  EXPECT_EQ(m.Score(recs, 0, 2).decision, MatchDecision::kAutoLink);
+}
+
+TEST(NhsNumber, DifferentValidNumbersNeverAutoLink) {
+  Matcher m = TestMatcher();
+  FellegiSunterModel model = m.model();
+  model.fields[static_cast<size_t>(Field::kNhsNumber)].u = {0, 1e-7, 0.5};  // weak disagreement
+  Matcher weak(model, {}, {}, {});
+  auto recs = Prep({Person("Amelia", "Hughes", "19800214", "LS1 4AP", "9434765919"),
+                    Person("Amelia", "Hughes", "19800214", "LS1 4AP", "4010232137")});
+  ScoredPair p = weak.Score(recs, 0, 1);
+  EXPECT_EQ(p.decision, MatchDecision::kReview);
+  EXPECT_EQ(p.reason, "demographics agree but the valid NHS numbers differ");
+}
+
+// A-B and B-C are strong links, A and C clearly differ: no cluster {A, B, C}.
+TEST(Cluster, NoFalseLinkThroughTransitivity) {
+  Matcher m = TestMatcher();
+  auto recs = Prep({Person("Amelia", "Hughes", "19800214", "LS1 4AP"),
+                    Person("Amelia", "Hughes", "19800214", ""),
+                    Person("Amelia", "Hughes", "19800214", "M1 1AE"),
+                    Person("Amelia", "Hughes", "19800214", "M1 1AE")});
+  // Make postcode disagreement decisive, so A (0) and C (2, 3) clearly differ.
+  FellegiSunterModel model = m.model();
+  FieldModel& pc = model.fields[static_cast<size_t>(Field::kPostcode)];
+  pc.m = {0, 0.9, 0.04, 0.03, 0.02, 1e-6};
+  pc.u = {0, 1e-5, 1e-4, 1e-3, 1e-2, 0.99};
+  Matcher strict(model, {}, {}, {});
+  std::vector<ScoredPair> scored;
+  for (uint32_t i = 0; i < 4; ++i) {
+    for (uint32_t j = i + 1; j < 4; ++j) scored.push_back(strict.Score(recs, i, j));
+  }
+  EXPECT_EQ(strict.Score(recs, 0, 1).decision, MatchDecision::kAutoLink);
+  EXPECT_EQ(strict.Score(recs, 1, 2).decision, MatchDecision::kAutoLink);
+  EXPECT_EQ(strict.Score(recs, 0, 2).decision, MatchDecision::kNonMatch);
+  Clustering c = strict.Cluster(recs, scored);
+  EXPECT_NE(c.cluster_of[0], c.cluster_of[2]);
+  EXPECT_EQ(c.cluster_of[2], c.cluster_of[3]);
+  EXPECT_EQ(c.clusters, 2u);
+  EXPECT_GE(c.refused_merges, 1u);
+  EXPECT_FALSE(c.review.empty());
+}
+
+}  // namespace
+}  // namespace lhcr::identity
