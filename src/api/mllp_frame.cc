@@ -59,10 +59,13 @@ void MllpDeframer::Feed(std::string_view bytes) {
         size_t end = j == std::string_view::npos ? n : j;
         size_t take = end - i;
         if (take > max_message_bytes_ - partial_.size()) {
-          if (partial_.size() < kOversizedPrefix) {
-            partial_.append(bytes.substr(i, std::min(take, kOversizedPrefix - partial_.size())));
+          // The first min(max, 1 KiB) bytes: all there now, whatever the
+          // read boundaries were.
+          const size_t prefix = std::min(max_message_bytes_, kOversizedPrefix);
+          if (partial_.size() < prefix) {
+            partial_.append(bytes.substr(i, prefix - partial_.size()));
           }
-          partial_.resize(std::min(partial_.size(), kOversizedPrefix));
+          partial_.resize(prefix);
           frames_.push_back(Frame{Frame::Kind::kOversized, std::move(partial_)});
           partial_.clear();
           state_ = State::kDiscarding;

@@ -36,7 +36,8 @@ class MllpDeframer {
       kInterrupted,  // a VT arrived inside a message; `message` holds the
                      // part received before it, the new frame continues
       kOversized,    // more than max_message_bytes without an FS; `message`
-                     // holds the first bytes (up to 1 KiB, for the MSH).
+                     // holds its first min(max_message_bytes, 1 KiB)
+                     // bytes (for the MSH).
                      // The rest up to the next FS is discarded.
     };
     Kind kind = Kind::kMessage;

@@ -211,7 +211,7 @@ TEST(MllpDeframerTest, OversizedIsCutAndStreamResynchronises) {
   auto f = d.Next();
   ASSERT_TRUE(f.has_value());
   EXPECT_EQ(f->kind, Kind::kOversized);
-  EXPECT_EQ(f->message, big.substr(0, 1024));  // the prefix, for the MSH
+  EXPECT_EQ(f->message, big.substr(0, 100));  // min(max, 1 KiB), for the MSH
   EXPECT_TRUE(d.in_message());
   EXPECT_EQ(d.partial_message(), "");
   d.Feed(big.substr(2000) + "\x1c\r" + MllpFrame("ok"));
@@ -219,6 +219,13 @@ TEST(MllpDeframerTest, OversizedIsCutAndStreamResynchronises) {
   ASSERT_TRUE(f.has_value());
   EXPECT_EQ(*f, (Frame{Kind::kMessage, "ok"}));
   EXPECT_FALSE(d.Next().has_value());
+  // The prefix does not depend on where reads split the stream.
+  MllpDeframer g(2000);
+  std::string huge = "\x0b" + big;
+  for (size_t i = 0; i < huge.size(); i += 333) g.Feed(huge.substr(i, 333));
+  f = g.Next();
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(*f, (Frame{Kind::kOversized, big.substr(0, 1024)}));
   // Exactly max bytes is fine.
   MllpDeframer e(3);
   e.Feed(MllpFrame("abc"));
