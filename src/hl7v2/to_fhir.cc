@@ -1063,8 +1063,10 @@ void Mapper::Finish() {
   // The Provenance: what came from which message of which source.
   Json prov = b_.Obj();
   b_.Put(prov, "resourceType", "Provenance");
-  std::string prov_id = "hl7v2-" + Hex(Fnv1a(s_.source_id + "#" + out_.control_id), 16) +
-                        Hex(Fnv1a(out_.control_id + "#" + s_.source_id), 16);
+  // Control ids are unique per sender (MSH-10); MSH-7 guards against a
+  // sender that reuses them. A resend keeps both, so it names the same id.
+  const std::string seed = s_.source_id + "#" + out_.control_id + "#" + m_.Get("MSH-7");
+  std::string prov_id = "hl7v2-" + Hex(Fnv1a(seed), 16) + Hex(Fnv1a(seed, 0x51ED27), 16);
   b_.Put(prov, "id", prov_id);
   Json targets = b_.Arr();
   for (const PendingEntry& e : entries_) b_.Push(targets, b_.Ref(e.full_url));
