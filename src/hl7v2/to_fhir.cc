@@ -1339,7 +1339,10 @@ Result<StaleCheck> DropStaleEntries(std::string_view bundle_json,
   // Point references at what is stored.
   std::function<void(Json&)> rewrite = [&](Json& v) {
     if (v.IsObject()) {
-      for (auto& m : v.GetObject()) {
+      // Indexed: clang rejects RapidJSON 1.1's member-iterator comparison
+      // in C++20 (ambiguous reversed operator).
+      for (rapidjson::SizeType k = 0; k < v.MemberCount(); ++k) {
+        auto& m = *(v.MemberBegin() + k);
         if (m.name == "reference" && m.value.IsString()) {
           auto it = moved.find(std::string(fhir::AsView(m.value)));
           if (it != moved.end())
