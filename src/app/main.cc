@@ -5,15 +5,20 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "api/fhir_api.h"
 #include "api/http_server.h"
+#include "api/mllp_server.h"
 #include "base/ids.h"
 #include "base/time.h"
 #include "fhir/search_param.h"
 #include "fhir/validator.h"
 #include "identity/evaluation.h"
+#include "ingest/hl7_ingest.h"
+#include "ingest/source_registry.h"
 #include "interaction/interaction.h"
 #include "store/postgres/postgres_store.h"
 #include "store/read_replica_store.h"
@@ -25,18 +30,21 @@ namespace {
 
 struct ServeArgs {
   std::string data = "lhcr-data";
-  std::string store;  // empty: SQLite in `data`; postgres://... : PostgreSQL
+  std::string store;       // empty: SQLite in `data`; postgres://... : PostgreSQL
   std::string read_store;  // empty: reads from `store`; postgres://... : a standby of it
   std::string listen = "127.0.0.1:8080";
   std::string base_url;
   int io_threads = 2;
   int workers = 16;
   bool fsync = true;
+  std::string mllp;     // empty: no MLLP listener; else HOST:PORT for HL7 v2 feeds
+  std::string sources;  // empty: any sender; else a sources.json (docs/SYNTH.md)
 };
 
-Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& s) {
+Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& s,
+                                                     const std::string& flag = "--listen") {
   size_t colon = s.rfind(':');
-  if (colon == std::string::npos) return Status::Incorrect("--listen takes HOST:PORT, got " + s);
+  if (colon == std::string::npos) return Status::Incorrect(flag + " takes HOST:PORT, got " + s);
   std::string host = s.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
@@ -44,9 +52,9 @@ Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& s) {
   try {
     port = std::stoi(s.substr(colon + 1));
   } catch (...) {
-    return Status::Incorrect("--listen port is not a number: " + s);
+    return Status::Incorrect(flag + " port is not a number: " + s);
   }
-  if (port < 0 || port > 65535) return Status::Incorrect("--listen port out of range: " + s);
+  if (port < 0 || port > 65535) return Status::Incorrect(flag + " port out of range: " + s);
   return std::make_pair(host, static_cast<uint16_t>(port));
 }
 
@@ -126,6 +134,24 @@ int Serve(const ServeArgs& args) {
     std::cerr << "lhcr serve: " << listen.status().message() << "\n";
     return 2;
   }
+  std::optional<std::pair<std::string, uint16_t>> mllp_listen;
+  if (!args.mllp.empty()) {
+    auto m = ParseListen(args.mllp, "--mllp");
+    if (!m.ok()) {
+      std::cerr << "lhcr serve: " << m.status().message() << "\n";
+      return 2;
+    }
+    mllp_listen = *m;
+  }
+  std::optional<ingest::SourceRegistry> registry;
+  if (!args.sources.empty()) {
+    auto r = ingest::LoadSourceRegistry(args.sources);
+    if (!r.ok()) {
+      std::cerr << "lhcr serve: --sources: " << r.status().message() << "\n";
+      return 2;
+    }
+    registry = std::move(*r);
+  }
   auto store = OpenStore(args);
   if (!store.ok()) {
     std::cerr << "lhcr serve: " << store.status().ToString() << "\n";
@@ -171,10 +197,36 @@ int Serve(const ServeArgs& args) {
   }
   std::cout << "lhcr serving " << base << " (" << where << ")" << std::endl;
 
+  // HL7 v2 feeds over MLLP, written through the same interactions.
+  ingest::Hl7Ingestor ingestor(interactions, registry ? &*registry : nullptr);
+  std::unique_ptr<api::MllpServer> mllp;
+  if (mllp_listen) {
+    api::MllpServerOptions mo;
+    mo.host = mllp_listen->first;
+    mo.port = mllp_listen->second;
+    mo.io_threads = args.io_threads;
+    mo.worker_threads = args.workers;
+    auto started = api::MllpServer::Start(mo, [&](std::string_view message, const api::MllpPeer&) {
+      return ingestor.Handle(message);
+    });
+    if (!started.ok()) {
+      std::cerr << "lhcr serve: --mllp: " << started.status().ToString() << "\n";
+      (*server)->Stop();
+      (*store)->Close();
+      return 1;
+    }
+    mllp = std::move(*started);
+    std::string mhost = mllp_listen->first.find(':') != std::string::npos
+                            ? "[" + mllp_listen->first + "]"
+                            : mllp_listen->first;
+    std::cout << "lhcr mllp listening on " << mhost << ":" << mllp->port() << std::endl;
+  }
+
   int sig = 0;
   sigwait(&stop_signals, &sig);
   std::cout << "lhcr: stopping on signal " << sig << std::endl;
-  (*server)->Stop();  // finishes in-flight requests; their writes are committed
+  if (mllp) mllp->Stop();  // in-flight messages are written and ACKed first
+  (*server)->Stop();       // finishes in-flight requests; their writes are committed
   (*store)->Close();
   std::cout << "lhcr: stopped cleanly" << std::endl;
   return 0;
@@ -215,13 +267,14 @@ int Synth(synth::SynthOptions opts, std::string codelists) {
     return r.status().code() == StatusCode::kIncorrect ? 2 : 1;
   }
   const synth::RenderStats& st = r->stats;
-  std::printf("synth: %lld people (%lld deceased) in %.2f s, seed %llu, noise %.2f, codes from %s\n",
-              static_cast<long long>(r->people), static_cast<long long>(r->deceased), r->seconds,
-              static_cast<unsigned long long>(opts.seed), opts.noise, where.c_str());
-  const char* names[synth::kSourceCount] = {"gp-y90001", "gp-y90002", "gp-y90003", "gp-y90004",
-                                            "gp-y90005", "gp-y90006", "gp-y90007", "gp-y90008",
-                                            "gp-y90009", "gp-y90010", "gp-y90011", "gp-y90012",
-                                            "acute-r9a", "community-r9c", "mh-r9m", "la-x99"};
+  std::printf(
+      "synth: %lld people (%lld deceased) in %.2f s, seed %llu, noise %.2f, codes from %s\n",
+      static_cast<long long>(r->people), static_cast<long long>(r->deceased), r->seconds,
+      static_cast<unsigned long long>(opts.seed), opts.noise, where.c_str());
+  const char* names[synth::kSourceCount] = {"gp-y90001", "gp-y90002",     "gp-y90003", "gp-y90004",
+                                            "gp-y90005", "gp-y90006",     "gp-y90007", "gp-y90008",
+                                            "gp-y90009", "gp-y90010",     "gp-y90011", "gp-y90012",
+                                            "acute-r9a", "community-r9c", "mh-r9m",    "la-x99"};
   for (int i = 0; i < synth::kSourceCount; ++i) {
     std::printf("  %-14s %lld records\n", names[i], static_cast<long long>(st.records[i]));
   }
@@ -251,6 +304,10 @@ int main(int argc, char** argv) {
   s->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0 = any free port)")
       ->capture_default_str();
   s->add_option("--base-url", serve.base_url, "Public base URL of the FHIR API");
+  s->add_option("--mllp", serve.mllp,
+                "HOST:PORT to take HL7 v2 feeds on over MLLP (port 0 = any free port)");
+  s->add_option("--sources", serve.sources,
+                "Source registry (sources.json, docs/SYNTH.md); unknown MLLP senders get AR");
   s->add_option("--io-threads", serve.io_threads, "HTTP I/O threads")->capture_default_str();
   s->add_option("--workers", serve.workers, "Worker threads for writes and searches")
       ->capture_default_str();
@@ -267,13 +324,15 @@ int main(int argc, char** argv) {
   mpi_e->add_option("--link", mpi_eval.link, "FEBRL CSV to link against --febrl");
   mpi_e->add_option("--splink", mpi_eval.splink, "Splink fake_1000-style CSV (cluster column)");
   mpi_e->add_flag("--show-model", mpi_eval.show_model, "Print the estimated m and u");
-  mpi_e->add_option("--auto-link", mpi_options.auto_link_probability,
-                    "Auto-link match probability (for exploration; default is the fixed setting)")
+  mpi_e
+      ->add_option("--auto-link", mpi_options.auto_link_probability,
+                   "Auto-link match probability (for exploration; default is the fixed setting)")
       ->capture_default_str();
   mpi_e->add_option("--review", mpi_options.review_probability, "Review match probability")
       ->capture_default_str();
-  mpi_e->add_option("--cluster-cross", mpi_options.cluster_cross_probability,
-                    "Least match probability of every cross pair for two clusters to merge")
+  mpi_e
+      ->add_option("--cluster-cross", mpi_options.cluster_cross_probability,
+                   "Least match probability of every cross pair for two clusters to merge")
       ->capture_default_str();
   lhcr::synth::SynthOptions synth_opts;
   std::string synth_codelists = "../shared/data/codelists";  // from the repository root

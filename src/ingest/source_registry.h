@@ -1,0 +1,69 @@
+// SourceRegistry: the feeds the record takes data from, as described by the
+// `sources.json` file `lhcr synth` writes (docs/SYNTH.md, "The source
+// registry"): for each source its id, ODS code, format and the URIs of its
+// local identifier and code systems. Ingest uses it to recognise who sent a
+// message and to name that sender's identifiers.
+//
+// A loaded registry is immutable: safe to read from many threads at once.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "hl7v2/to_fhir.h"
+
+namespace lhcr::ingest {
+
+struct Source {
+  std::string id;             // "acute-rxx"; MSH-3 of its HL7 v2 feed may name it
+  std::string name;           // human-readable
+  std::string kind;           // gp | acute | community | mental-health | social-care
+  std::string ods_code;       // "RXX"; MSH-4 of its HL7 v2 feed names it
+  std::string format;         // fhir | hl7v2 | csv
+  double identity_trust = 0;  // 0..1, how far its demographics are trusted
+  std::vector<std::string> files;
+  // FHIR sources: the system of the record id and the prefix of the others.
+  std::string record_id_system;
+  std::string resource_id_system_prefix;
+  // HL7 v2 sources: the version sent ("2.4"), empty for other formats.
+  std::string hl7_version;
+  // HL7 coding system name (OBX-3.3, "99R9AL") -> code system URI.
+  std::map<std::string, std::string> local_code_systems;
+  bool operator==(const Source&) const = default;
+};
+
+class SourceRegistry {
+ public:
+  SourceRegistry() = default;
+  explicit SourceRegistry(std::vector<Source> sources) : sources_(std::move(sources)) {}
+
+  const std::vector<Source>& sources() const { return sources_; }
+  // The source with this ODS code / id (exact match), or null.
+  const Source* FindByOds(std::string_view ods) const;
+  const Source* FindById(std::string_view id) const;
+
+ private:
+  std::vector<Source> sources_;
+};
+
+// Parses the text of a sources.json. kIncorrect naming the offending source
+// (by index) when the JSON is malformed, not an object with a "sources"
+// array, or a source lacks a string "id"; duplicate ids are kIncorrect.
+// Members this reader does not know are ignored.
+Result<SourceRegistry> ParseSourceRegistry(std::string_view json);
+
+// Reads and parses the file at `path`: kUnavailable when it cannot be read,
+// else as ParseSourceRegistry (the message names the path).
+Result<SourceRegistry> LoadSourceRegistry(const std::string& path);
+
+// How hl7v2::MapToFhir names this source's systems: source_id and ods_code
+// as registered; the patient id system is record_id_system, else
+// "https://fhir.example.nhs.uk/<ODS>/Id/patient" (the pattern sources.json
+// uses for FHIR sources); the lab code system is the first of
+// local_code_systems; every other system is left to SourceInfo's defaults.
+hl7v2::SourceInfo ToHl7SourceInfo(const Source& source);
+
+}  // namespace lhcr::ingest
