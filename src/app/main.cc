@@ -267,14 +267,13 @@ int Synth(synth::SynthOptions opts, std::string codelists) {
     return r.status().code() == StatusCode::kIncorrect ? 2 : 1;
   }
   const synth::RenderStats& st = r->stats;
-  std::printf(
-      "synth: %lld people (%lld deceased) in %.2f s, seed %llu, noise %.2f, codes from %s\n",
-      static_cast<long long>(r->people), static_cast<long long>(r->deceased), r->seconds,
-      static_cast<unsigned long long>(opts.seed), opts.noise, where.c_str());
-  const char* names[synth::kSourceCount] = {"gp-y90001", "gp-y90002",     "gp-y90003", "gp-y90004",
-                                            "gp-y90005", "gp-y90006",     "gp-y90007", "gp-y90008",
-                                            "gp-y90009", "gp-y90010",     "gp-y90011", "gp-y90012",
-                                            "acute-r9a", "community-r9c", "mh-r9m",    "la-x99"};
+  std::printf("synth: %lld people (%lld deceased) in %.2f s, seed %llu, noise %.2f, codes from %s\n",
+              static_cast<long long>(r->people), static_cast<long long>(r->deceased), r->seconds,
+              static_cast<unsigned long long>(opts.seed), opts.noise, where.c_str());
+  const char* names[synth::kSourceCount] = {"gp-y90001", "gp-y90002", "gp-y90003", "gp-y90004",
+                                            "gp-y90005", "gp-y90006", "gp-y90007", "gp-y90008",
+                                            "gp-y90009", "gp-y90010", "gp-y90011", "gp-y90012",
+                                            "acute-r9a", "community-r9c", "mh-r9m", "la-x99"};
   for (int i = 0; i < synth::kSourceCount; ++i) {
     std::printf("  %-14s %lld records\n", names[i], static_cast<long long>(st.records[i]));
   }
@@ -324,15 +323,13 @@ int main(int argc, char** argv) {
   mpi_e->add_option("--link", mpi_eval.link, "FEBRL CSV to link against --febrl");
   mpi_e->add_option("--splink", mpi_eval.splink, "Splink fake_1000-style CSV (cluster column)");
   mpi_e->add_flag("--show-model", mpi_eval.show_model, "Print the estimated m and u");
-  mpi_e
-      ->add_option("--auto-link", mpi_options.auto_link_probability,
-                   "Auto-link match probability (for exploration; default is the fixed setting)")
+  mpi_e->add_option("--auto-link", mpi_options.auto_link_probability,
+                    "Auto-link match probability (for exploration; default is the fixed setting)")
       ->capture_default_str();
   mpi_e->add_option("--review", mpi_options.review_probability, "Review match probability")
       ->capture_default_str();
-  mpi_e
-      ->add_option("--cluster-cross", mpi_options.cluster_cross_probability,
-                   "Least match probability of every cross pair for two clusters to merge")
+  mpi_e->add_option("--cluster-cross", mpi_options.cluster_cross_probability,
+                    "Least match probability of every cross pair for two clusters to merge")
       ->capture_default_str();
   lhcr::synth::SynthOptions synth_opts;
   std::string synth_codelists = "../shared/data/codelists";  // from the repository root

@@ -52,7 +52,9 @@ Result<hl7v2::SourceInfo> Hl7Ingestor::Identify(const hl7v2::Message& message) c
   const std::string facility = message.Get("MSH-4");
   if (registry_ == nullptr) {
     hl7v2::SourceInfo info;
-    info.source_id = !application.empty() ? application : facility;
+    // The organisation (MSH-4) owns the local patient numbers that all its
+    // applications (PAS, lab) send, so it names the source.
+    info.source_id = !facility.empty() ? facility : application;
     info.ods_code = facility;
     if (info.source_id.empty()) {
       return Status::Incorrect("MSH-3 and MSH-4 are both empty: the sender is unknown")

@@ -34,7 +34,7 @@ namespace lhcr::ingest {
 class Hl7Ingestor {
  public:
   // Borrows `interactions`, `registry` (may be null: every sender is taken,
-  // named after MSH-3, else MSH-4), `clock` and `ids` (for the ACK's MSH-7
+  // named after MSH-4, else MSH-3), `clock` and `ids` (for the ACK's MSH-7
   // and MSH-10); all must outlive this object.
   Hl7Ingestor(interaction::Interactions& interactions, const SourceRegistry* registry,
               Clock& clock = SystemClock(), IdGenerator& ids = UuidGenerator());
