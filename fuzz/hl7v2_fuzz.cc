@@ -3,7 +3,9 @@
 // mapped Bundle is always JSON.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "fhir/json.h"
@@ -13,8 +15,11 @@
 
 namespace {
 
-void Check(bool ok) {
-  if (!ok) std::abort();
+void Check(bool ok, const char* what, std::string_view detail = {}) {
+  if (ok) return;
+  std::fprintf(stderr, "hl7v2_fuzz: %s: %.*s\n", what, static_cast<int>(detail.size()),
+               detail.data());
+  std::abort();
 }
 
 }  // namespace
@@ -28,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto m = ParseMessage(piece);
     if (!m.ok()) {
       std::string nak = MakeAckForUnparsable(piece, m.status(), options);
-      Check(ParseMessage(nak).ok());
+      Check(ParseMessage(nak).ok(), "NAK for unparsable input does not parse", nak);
       continue;
     }
     for (size_t i = 0; i < m->segment_count() && i < 50; ++i) {
@@ -48,11 +53,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     source.ods_code = "RXX";
     auto mapped = MapToFhir(*m, source);
     lhcr::Status outcome = mapped.ok() ? lhcr::Status::Ok() : mapped.status();
-    if (mapped.ok()) Check(lhcr::fhir::ParseJson(mapped->bundle_json).ok());
+    if (mapped.ok()) {
+      Check(lhcr::fhir::ParseJson(mapped->bundle_json).ok(), "mapped Bundle is not JSON",
+            mapped->bundle_json);
+    }
     std::string ack = MakeAck(*m, AckCodeFor(outcome), outcome, options);
     auto again = ParseMessage(ack);
-    Check(again.ok());
-    Check(again->Find("MSA").has_value());
+    Check(again.ok(), "ACK does not parse", ack);
+    Check(again->Find("MSA").has_value(), "ACK has no MSA", ack);
   }
   return 0;
 }

@@ -308,7 +308,10 @@ Result<Message> ParseMessage(std::string_view er7, const ParseOptions& options) 
     return Status::Incorrect("the message does not start with an MSH segment");
   }
   const char fs = text[3];
-  if (IsAlnum(fs) || IsBlankChar(fs) || fs == '\0') {
+  auto is_control = [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f;
+  };
+  if (IsAlnum(fs) || IsBlankChar(fs) || is_control(fs)) {
     return Status::Incorrect("MSH-1: field separator '" + std::string(1, fs) + "' is not allowed");
   }
   Message m;
@@ -327,9 +330,10 @@ Result<Message> ParseMessage(std::string_view er7, const ParseOptions& options) 
   std::string seen(1, fs);
   for (size_t k = 0; k < enc.size() && k < 4; ++k) {
     char c = enc[k];
-    if (IsAlnum(c) || c == ' ' || seen.find(c) != std::string::npos) {
+    if (IsAlnum(c) || c == ' ' || is_control(c) || seen.find(c) != std::string::npos) {
       return Status::Incorrect("MSH-2: encoding character '" + std::string(1, c) +
-                               "' is a letter, digit, space or repeats another delimiter");
+                               "' is a letter, digit, space, control character or repeats "
+                               "another delimiter");
     }
     seen.push_back(c);
     *slots[k] = c;

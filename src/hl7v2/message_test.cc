@@ -107,7 +107,12 @@ TEST(MessageTest, RejectsWithClearErrors) {
   EXPECT_EQ(ParseMessage("MSHA^~\\&|x|y").status().message(),
             "MSH-1: field separator 'A' is not allowed");
   EXPECT_EQ(ParseMessage("MSH|^^\\&|A|B").status().message(),
-            "MSH-2: encoding character '^' is a letter, digit, space or repeats another delimiter");
+            "MSH-2: encoding character '^' is a letter, digit, space, control character or "
+            "repeats another delimiter");
+  // Control characters are no delimiters (an ACK written with them would not
+  // parse again; found by hl7v2_fuzz).
+  EXPECT_FALSE(ParseMessage(std::string("MSH#\0#9#P23#X", 14)).ok());
+  EXPECT_FALSE(ParseMessage(std::string("MSH\x01^~\\&\x01A\x01B")).ok());
   auto bad = ParseMessage("MSH|^~\\&|A|B|C|D|1||ADT^A01|1|P|2.4\rP@D|1\r");
   EXPECT_EQ(bad.status().code(), StatusCode::kIncorrect);
   EXPECT_EQ(bad.status().message(),
