@@ -75,4 +75,5 @@ if [[ ${#failed[@]} -gt 0 ]]; then
   echo "fuzz failures: ${failed[*]}" >&2
   exit 1
 fi
-echo "all fuzz targets ran ${FUZZ_RUNS:+$FUZZ_RUNS runs}${FUZZ_RUNS:-${seconds}s} without a finding: ${targets[*]}"
+if [[ -n "${FUZZ_RUNS:-}" ]]; then ran="$FUZZ_RUNS runs"; else ran="${seconds}s"; fi
+echo "all fuzz targets ran $ran without a finding: ${targets[*]}"
