@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "base/time.h"
 #include "fhir/json.h"
 #include "testing/test_server.h"
 
@@ -1316,10 +1317,14 @@ TEST_F(FhirRestTest, MethodFormatAndContentTypeErrors) {
 }
 
 TEST_F(FhirRestTest, CapabilityStatement) {
+  const std::string day_before = FormatInstant(SystemClock().Now()).substr(0, 10);
   ClientResponse r = Get("/fhir/metadata");
+  const std::string day_after = FormatInstant(SystemClock().Now()).substr(0, 10);
   ASSERT_EQ(r.status, 200);
   JsonDoc d = Parse(r.body);
   EXPECT_EQ(Str(d, "/resourceType"), "CapabilityStatement");
+  // The statement is dated by the server's clock (the day it was asked for).
+  EXPECT_TRUE(Str(d, "/date") == day_before || Str(d, "/date") == day_after) << Str(d, "/date");
   EXPECT_EQ(Str(d, "/fhirVersion"), "4.0.1");
   EXPECT_EQ(Str(d, "/kind"), "instance");
   EXPECT_EQ(Str(d, "/rest/0/mode"), "server");

@@ -1,6 +1,7 @@
 // The CapabilityStatement: what this server really does (R4 3.1.0.13).
 #include <set>
 
+#include "base/time.h"
 #include "fhir/search_param.h"
 #include "interaction/bundle_writer.h"
 #include "interaction/interaction.h"
@@ -15,8 +16,10 @@ Response Interactions::Capabilities(const RequestContext& ctx) const {
     }
   }
   std::string j =
-      "{\"resourceType\":\"CapabilityStatement\",\"status\":\"active\",\"date\":\"2026-11-22\","
-      "\"publisher\":\"lhcr\",\"kind\":\"instance\",\"software\":{\"name\":\"lhcr\"},"
+      "{\"resourceType\":\"CapabilityStatement\",\"status\":\"active\",\"date\":" +
+      // An instance statement describes the server as it runs now.
+      JsonString(FormatInstant(Now()).substr(0, 10)) +
+      ",\"publisher\":\"lhcr\",\"kind\":\"instance\",\"software\":{\"name\":\"lhcr\"},"
       "\"implementation\":{\"description\":\"lhcr regional shared care record\",\"url\":" +
       JsonString(ctx.base_url) +
       "},\"fhirVersion\":\"4.0.1\",\"format\":[\"application/fhir+json\",\"json\"],"

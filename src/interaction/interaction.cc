@@ -692,6 +692,8 @@ bool Interactions::IsKnownType(const std::string& type) const {
 
 std::string Interactions::NextId() { return impl_->ids.Next(); }
 
+Millis Interactions::Now() const { return impl_->clock.Now(); }
+
 Result<std::vector<ResourceVersion>> Interactions::ConditionalIn(store::StoreView& view,
                                                                  const std::string& type,
                                                                  const std::string& query) {

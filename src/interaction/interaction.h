@@ -110,6 +110,7 @@ class Interactions {
  private:
   // Used by Bundle (bundle.cc); each runs inside the caller's transaction.
   bool IsKnownType(const std::string& type) const;
+  Millis Now() const;  // the injected clock
   std::string NextId();
   Result<std::vector<store::ResourceVersion>> ConditionalIn(store::StoreView& view,
                                                             const std::string& type,
