@@ -41,6 +41,7 @@
 
 #include "fhir/json.h"
 #include "store/sqlite/sqlite_store.h"
+#include "testing/lhcr_process.h"
 #include "testing/test_server.h"
 
 namespace lhcr {
@@ -54,139 +55,15 @@ constexpr const char* kMarkerSystem = "https://lhcr.test/crash-marker";
 
 // The lhcr under test: LHCR_BINARY from the environment, else the one built
 // beside this test.
-std::string LhcrBinary() {
-  const char* env = std::getenv("LHCR_BINARY");
-  return env != nullptr && *env != '\0' ? env : LHCR_BINARY;
+// `lhcr serve --data DIR --listen 127.0.0.1:0` as a child process (killed
+// and reaped on destruction, so a failing test never leaves one behind).
+std::unique_ptr<testing::LhcrProcess> StartServer(const std::string& data_dir) {
+  std::string error;
+  auto p = testing::LhcrProcess::Serve({"--data", data_dir, "--io-threads", "2", "--workers", "8"},
+                                       &error);
+  if (p == nullptr) ADD_FAILURE() << error;
+  return p;
 }
-
-// `lhcr serve --data DIR --listen 127.0.0.1:0` as a child process. The
-// destructor kills (SIGKILL) and reaps it if it is still running, so a failing
-// test never leaves a server behind; the child also dies with this process.
-class ServerProcess {
- public:
-  static std::unique_ptr<ServerProcess> Start(const std::string& data_dir) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-      ADD_FAILURE() << "pipe: " << std::strerror(errno);
-      return nullptr;
-    }
-    std::vector<std::string> args = {
-        LhcrBinary(),  "serve",        "--data", data_dir,    "--listen",
-        "127.0.0.1:0", "--io-threads", "2",      "--workers", "8"};
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-      ADD_FAILURE() << "fork: " << std::strerror(errno);
-      close(fds[0]);
-      close(fds[1]);
-      return nullptr;
-    }
-    if (pid == 0) {
-      // The child: only async-signal-safe calls until exec.
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      dup2(fds[1], STDOUT_FILENO);
-      for (int fd = 3; fd < 4096; ++fd) close(fd);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    auto p = std::unique_ptr<ServerProcess>(new ServerProcess(pid, fds[0]));
-    // The first line is "lhcr serving http://127.0.0.1:PORT/fhir (data in DIR)".
-    std::string line = p->WaitForLine(30s);
-    const std::string prefix = "lhcr serving http://127.0.0.1:";
-    if (line.rfind(prefix, 0) != 0) {
-      ADD_FAILURE() << "lhcr did not start; its output: " << p->Output();
-      return nullptr;  // the destructor kills it
-    }
-    p->port_ = static_cast<uint16_t>(std::atoi(line.c_str() + prefix.size()));
-    if (p->port_ == 0) {
-      ADD_FAILURE() << "no port in: " << line;
-      return nullptr;
-    }
-    return p;
-  }
-
-  ~ServerProcess() {
-    if (!exited_) {
-      kill(pid_, SIGKILL);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-    reader_.join();
-    close(fd_);
-  }
-
-  uint16_t port() const { return port_; }
-  void Signal(int sig) { kill(pid_, sig); }
-
-  // Waits for the process to end; its wait status, or nullopt on timeout.
-  std::optional<int> WaitExit(std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      int status = 0;
-      pid_t r = waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        exited_ = true;
-        // Its last words may still be in the pipe: read to the end.
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait_until(lock, deadline + 5s, [&] { return eof_; });
-        return status;
-      }
-      if (Clock::now() > deadline) return std::nullopt;
-      std::this_thread::sleep_for(10ms);
-    }
-  }
-
-  std::string Output() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return out_;
-  }
-
- private:
-  ServerProcess(pid_t pid, int fd) : pid_(pid), fd_(fd) {
-    // Drains stdout for the child's whole life, so it never blocks or dies
-    // of SIGPIPE writing its shutdown lines.
-    reader_ = std::thread([this] {
-      char buf[4096];
-      for (;;) {
-        ssize_t n = read(fd_, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        std::lock_guard<std::mutex> lock(mu_);
-        if (n <= 0) {
-          eof_ = true;
-          cv_.notify_all();
-          return;
-        }
-        out_.append(buf, static_cast<size_t>(n));
-        cv_.notify_all();
-      }
-    });
-  }
-
-  std::string WaitForLine(std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return eof_ || out_.find('\n') != std::string::npos; });
-    size_t nl = out_.find('\n');
-    return nl == std::string::npos ? "" : out_.substr(0, nl);
-  }
-
-  pid_t pid_;
-  int fd_;
-  uint16_t port_ = 0;
-  bool exited_ = false;
-  std::thread reader_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::string out_;   // guarded by mu_
-  bool eof_ = false;  // guarded by mu_
-};
 
 struct PostResult {
   int status = 0;  // 0: no complete response
@@ -524,7 +401,7 @@ void RestartAndVerify(const std::string& data_dir, const std::set<std::string>& 
                       const std::map<std::string, Acked>& acked) {
   size_t present = 0;
   {
-    auto server = ServerProcess::Start(data_dir);
+    auto server = StartServer(data_dir);
     ASSERT_NE(server, nullptr) << "lhcr does not restart after the stop";
     present = VerifyAllOrNothing(server->port(), attempted, acked);
     server->Signal(SIGTERM);
@@ -546,7 +423,7 @@ TEST(CrashSafetyTest, KillNineLosesNoAcknowledgedTransactionAndLeavesNoPartOne) 
     SCOPED_TRACE("round " + std::to_string(round));
     std::unique_ptr<Load> load;
     {
-      auto server = ServerProcess::Start(data);
+      auto server = StartServer(data);
       ASSERT_NE(server, nullptr);
       load = std::make_unique<Load>(server->port(), 6, "r" + std::to_string(round));
       ASSERT_TRUE(load->WaitForAcked(300, 40s))
@@ -573,7 +450,7 @@ TEST(CrashSafetyTest, SigtermWhileWritingExitsCleanlyAndKeepsEveryAcknowledgedWr
   const std::string data = dir.path() + "/data";
   std::unique_ptr<Load> load;
   {
-    auto server = ServerProcess::Start(data);
+    auto server = StartServer(data);
     ASSERT_NE(server, nullptr);
     load = std::make_unique<Load>(server->port(), 6);
     ASSERT_TRUE(load->WaitForAcked(100, 45s))

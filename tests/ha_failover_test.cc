@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "fhir/json.h"
+#include "testing/lhcr_process.h"
 #include "testing/postgres_server.h"
 #include "testing/test_server.h"
 
@@ -54,131 +55,20 @@ constexpr int kBundles = 24;
 constexpr int kPatients = 5;  // and as many Observations: 10 entries a Bundle
 constexpr const char* kMarkerSystem = "https://lhcr.test/ha-marker";
 
-std::string LhcrBinary() {
-  const char* env = std::getenv("LHCR_BINARY");
-  return env != nullptr && *env != '\0' ? env : LHCR_BINARY;
-}
-
 // lhcr takes postgres:// URLs; the harness gives key=value conninfo.
 std::string Url(const testing::PostgresServer& server) {
   return "postgres://postgres@127.0.0.1:" + std::to_string(server.port()) + "/lhcr";
 }
 
-// `lhcr serve ARGS --listen 127.0.0.1:0` as a child process. The destructor
-// kills (SIGKILL) and reaps it if it still runs; the child also dies with
-// this process (PR_SET_PDEATHSIG).
-class ServerProcess {
- public:
-  static std::unique_ptr<ServerProcess> Start(std::vector<std::string> args) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-      ADD_FAILURE() << "pipe: " << std::strerror(errno);
-      return nullptr;
-    }
-    args.insert(args.begin(), {LhcrBinary(), "serve"});
-    for (const char* a : {"--listen", "127.0.0.1:0", "--io-threads", "2", "--workers", "4"}) {
-      args.emplace_back(a);
-    }
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-      ADD_FAILURE() << "fork: " << std::strerror(errno);
-      close(fds[0]);
-      close(fds[1]);
-      return nullptr;
-    }
-    if (pid == 0) {
-      // The child: only async-signal-safe calls until exec.
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      dup2(fds[1], STDOUT_FILENO);
-      for (int fd = 3; fd < 4096; ++fd) close(fd);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    auto p = std::unique_ptr<ServerProcess>(new ServerProcess(pid, fds[0]));
-    p->first_line_ = p->WaitForLine(30s);
-    const std::string prefix = "lhcr serving http://127.0.0.1:";
-    if (p->first_line_.rfind(prefix, 0) != 0) {
-      ADD_FAILURE() << "lhcr did not start; its output: " << p->Output();
-      return nullptr;  // the destructor kills it
-    }
-    p->port_ = static_cast<uint16_t>(std::atoi(p->first_line_.c_str() + prefix.size()));
-    if (p->port_ == 0) {
-      ADD_FAILURE() << "no port in: " << p->first_line_;
-      return nullptr;
-    }
-    return p;
-  }
-
-  ~ServerProcess() {
-    Kill();
-    reader_.join();
-    close(fd_);
-  }
-
-  uint16_t port() const { return port_; }
-  const std::string& first_line() const { return first_line_; }
-
-  // kill -9 and reap. Idempotent.
-  void Kill() {
-    if (reaped_) return;
-    kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    reaped_ = true;
-  }
-
-  std::string Output() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return out_;
-  }
-
- private:
-  ServerProcess(pid_t pid, int fd) : pid_(pid), fd_(fd) {
-    // Drains stdout for the child's whole life, so it never blocks on it.
-    reader_ = std::thread([this] {
-      char buf[4096];
-      for (;;) {
-        ssize_t n = read(fd_, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        std::lock_guard<std::mutex> lock(mu_);
-        if (n <= 0) {
-          eof_ = true;
-          cv_.notify_all();
-          return;
-        }
-        out_.append(buf, static_cast<size_t>(n));
-        cv_.notify_all();
-      }
-    });
-  }
-
-  std::string WaitForLine(std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return eof_ || out_.find('\n') != std::string::npos; });
-    size_t nl = out_.find('\n');
-    return nl == std::string::npos ? "" : out_.substr(0, nl);
-  }
-
-  pid_t pid_;
-  int fd_;
-  uint16_t port_ = 0;
-  std::string first_line_;
-  bool reaped_ = false;
-  std::thread reader_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::string out_;   // guarded by mu_
-  bool eof_ = false;  // guarded by mu_
-};
+// `lhcr serve ARGS --listen 127.0.0.1:0` as a child process (killed and
+// reaped on destruction; it also dies with this process).
+std::unique_ptr<testing::LhcrProcess> StartServer(std::vector<std::string> args) {
+  args.insert(args.end(), {"--io-threads", "2", "--workers", "4"});
+  std::string error;
+  auto p = testing::LhcrProcess::Serve(std::move(args), &error);
+  if (p == nullptr) ADD_FAILURE() << error;
+  return p;
+}
 
 std::string TransactionBundle(const std::string& marker, int bundle_no) {
   const std::string ident = R"("identifier":[{"system":")" + std::string(kMarkerSystem) +
@@ -199,8 +89,8 @@ std::string TransactionBundle(const std::string& marker, int bundle_no) {
     b += R"(,{"fullUrl":")" + uuid(kPatients + i) +
          R"(","resource":{"resourceType":"Observation",)" + ident +
          R"(,"status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},)"
-         R"("subject":{"reference":")" + uuid(i) +
-         R"("},"valueQuantity":{"value":)" + std::to_string(60 + i) +
+         R"("subject":{"reference":")" +
+         uuid(i) + R"("},"valueQuantity":{"value":)" + std::to_string(60 + i) +
          R"(,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}},)"
          R"("request":{"method":"POST","url":"Observation"}})";
   }
@@ -315,11 +205,12 @@ TEST(HaFailoverTest, PromotedStandbyServesEveryAcknowledgedWriteAndTakesNewOnes)
 
   // Synchronous replication (see the top of this file), then wait until
   // the standby is the primary's synchronous one.
-  ASSERT_TRUE((*primary)->Exec("postgres", "ALTER SYSTEM SET synchronous_standby_names = '*'").ok());
-  ASSERT_TRUE((*primary)->Exec("postgres", "SELECT pg_reload_conf()").ok());
   ASSERT_TRUE(
-      (*primary)->Exec("postgres", "ALTER DATABASE lhcr SET synchronous_commit = remote_apply")
-          .ok());
+      (*primary)->Exec("postgres", "ALTER SYSTEM SET synchronous_standby_names = '*'").ok());
+  ASSERT_TRUE((*primary)->Exec("postgres", "SELECT pg_reload_conf()").ok());
+  ASSERT_TRUE((*primary)
+                  ->Exec("postgres", "ALTER DATABASE lhcr SET synchronous_commit = remote_apply")
+                  .ok());
   Status sync = WaitFor(**primary, "postgres",
                         "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_stat_replication "
                         "WHERE sync_state = 'sync') THEN RAISE EXCEPTION 'not sync'; END IF; "
@@ -336,12 +227,11 @@ TEST(HaFailoverTest, PromotedStandbyServesEveryAcknowledgedWriteAndTakesNewOnes)
   // lhcr A: writes to the primary, reads from the standby. Its store opens
   // (and migrates) the schema on the primary first; the standby has it as
   // soon as the migration commits (synchronously).
-  auto a = ServerProcess::Start(
-      {"--store", Url(**primary), "--read-store", Url(**standby)});
+  auto a = StartServer({"--store", Url(**primary), "--read-store", Url(**standby)});
   ASSERT_NE(a, nullptr);
-  EXPECT_EQ(a->first_line(), "lhcr serving http://127.0.0.1:" + std::to_string(a->port()) +
-                                 "/fhir (store " + Url(**primary) + ", reads from " +
-                                 Url(**standby) + ")");
+  EXPECT_EQ(a->Line(0, 1s), "lhcr serving http://127.0.0.1:" + std::to_string(a->port()) +
+                                "/fhir (store " + Url(**primary) + ", reads from " +
+                                Url(**standby) + ")");
 
   std::map<std::string, Acked> acked;
   {
@@ -384,10 +274,10 @@ TEST(HaFailoverTest, PromotedStandbyServesEveryAcknowledgedWriteAndTakesNewOnes)
 
   // Failover: promote the standby and start lhcr B on it.
   ASSERT_TRUE((*standby)->Promote().ok());
-  auto b = ServerProcess::Start({"--store", Url(**standby)});
+  auto b = StartServer({"--store", Url(**standby)});
   ASSERT_NE(b, nullptr);
-  EXPECT_EQ(b->first_line(), "lhcr serving http://127.0.0.1:" + std::to_string(b->port()) +
-                                 "/fhir (store " + Url(**standby) + ")");
+  EXPECT_EQ(b->Line(0, 1s), "lhcr serving http://127.0.0.1:" + std::to_string(b->port()) +
+                                "/fhir (store " + Url(**standby) + ")");
   ExpectAllThere(b->port(), acked, "lhcr B on the promoted standby");
 
   // B takes new writes: a create, an update of a Patient A wrote (its

@@ -23,6 +23,7 @@
 #include "api/mllp_frame.h"
 #include "fhir/json.h"
 #include "hl7v2/message.h"
+#include "testing/lhcr_process.h"
 #include "testing/test_server.h"
 
 namespace lhcr {
@@ -31,82 +32,28 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-std::string LhcrBinary() {
-  const char* env = std::getenv("LHCR_BINARY");
-  return env != nullptr && *env != '\0' ? env : LHCR_BINARY;
-}
-
-// `lhcr serve --listen 127.0.0.1:0 --mllp 127.0.0.1:0` as a child; killed
-// and reaped on destruction. Reads the two start lines for the ports.
+// `lhcr serve --listen 127.0.0.1:0 --mllp 127.0.0.1:0` as a child (killed and
+// reaped on destruction); the ports come from its two start lines.
 class Lhcr {
  public:
   Lhcr(const std::string& data_dir, const std::string& sources) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return;
-    std::vector<std::string> args = {
-        LhcrBinary(),  "serve",     "--data", data_dir,     "--listen",  "127.0.0.1:0", "--mllp",
-        "127.0.0.1:0", "--workers", "4",      "--no-fsync", "--sources", sources};
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t parent = getpid();
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);
-      dup2(fds[1], STDOUT_FILENO);
-      for (int fd = 3; fd < 4096; ++fd) close(fd);
-      execv(argv[0], argv.data());
-      _exit(127);
+    std::string error;
+    process_ = testing::LhcrProcess::Serve({"--data", data_dir, "--mllp", "127.0.0.1:0",
+                                            "--workers", "4", "--no-fsync", "--sources", sources},
+                                           &error);
+    if (process_ == nullptr) {
+      ADD_FAILURE() << error;
+      return;
     }
-    close(fds[1]);
-    fd_ = fds[0];
-    const std::string http = ReadLine(30s);
-    const std::string mllp = ReadLine(10s);
-    const std::string http_prefix = "lhcr serving http://127.0.0.1:";
-    const std::string mllp_prefix = "lhcr mllp listening on 127.0.0.1:";
-    if (http.rfind(http_prefix, 0) == 0) http_port_ = std::atoi(http.c_str() + http_prefix.size());
-    if (mllp.rfind(mllp_prefix, 0) == 0) mllp_port_ = std::atoi(mllp.c_str() + mllp_prefix.size());
-    if (http_port_ == 0 || mllp_port_ == 0) {
-      ADD_FAILURE() << "lhcr did not start; its output: " << http << "\n" << mllp;
-    }
+    mllp_port_ = testing::PortAfter(process_->Line(1, 10s), "lhcr mllp listening on 127.0.0.1:");
+    if (mllp_port_ == 0) ADD_FAILURE() << "no MLLP port; lhcr printed: " << process_->Output();
   }
-  ~Lhcr() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-    if (fd_ >= 0) close(fd_);
-  }
-  uint16_t http_port() const { return static_cast<uint16_t>(http_port_); }
-  uint16_t mllp_port() const { return static_cast<uint16_t>(mllp_port_); }
+  uint16_t http_port() const { return process_ == nullptr ? 0 : process_->port(); }
+  uint16_t mllp_port() const { return mllp_port_; }
 
  private:
-  std::string ReadLine(std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      size_t nl = buf_.find('\n');
-      if (nl != std::string::npos) {
-        std::string line = buf_.substr(0, nl);
-        buf_.erase(0, nl + 1);
-        return line;
-      }
-      pollfd p{fd_, POLLIN, 0};
-      int left = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
-      if (left <= 0 || poll(&p, 1, left) <= 0) return "";
-      char b[1024];
-      ssize_t n = read(fd_, b, sizeof b);
-      if (n <= 0) return "";
-      buf_.append(b, static_cast<size_t>(n));
-    }
-  }
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  int http_port_ = 0;
-  int mllp_port_ = 0;
-  std::string buf_;
+  std::unique_ptr<testing::LhcrProcess> process_;
+  uint16_t mllp_port_ = 0;
 };
 
 // One MLLP connection: send a framed message, read one framed ACK.
