@@ -323,6 +323,8 @@ int main(int argc, char** argv) {
   mpi_e->add_option("--link", mpi_eval.link, "FEBRL CSV to link against --febrl");
   mpi_e->add_option("--splink", mpi_eval.splink, "Splink fake_1000-style CSV (cluster column)");
   mpi_e->add_flag("--show-model", mpi_eval.show_model, "Print the estimated m and u");
+  mpi_e->add_flag("--show-false-links", mpi_eval.show_false_links,
+                  "Print each falsely linked pair with its per-field levels and weights");
   mpi_e->add_option("--auto-link", mpi_options.auto_link_probability,
                     "Auto-link match probability (for exploration; default is the fixed setting)")
       ->capture_default_str();

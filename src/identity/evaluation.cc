@@ -1,5 +1,6 @@
 #include "identity/evaluation.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -157,6 +158,71 @@ ClusterMetrics EvaluateClusters(const std::vector<uint32_t>& cluster_of,
   return m;
 }
 
+namespace {
+
+std::string DescribeRecord(const PreparedRecord& r) {
+  std::string s = "given '" + r.given + "' family '" + r.family + "' dob '" + r.dob_digits + "'";
+  if (!r.town.empty()) s += " town '" + r.town + "'";
+  if (!r.postcode.empty()) s += " postcode '" + r.postcode + "'";
+  if (!r.house_number.empty()) s += " number '" + r.house_number + "'";
+  if (!r.address.empty()) s += " address '" + r.address + "'";
+  if (!r.other_id.empty()) s += " other_id '" + r.other_id + "'";
+  if (!r.email.empty()) s += " email '" + r.email + "'";
+  if (!r.region.empty()) s += " region '" + r.region + "'";
+  return s;
+}
+
+// Every pair in one predicted cluster whose true persons differ, with both
+// records, the pair's score (when it was a candidate) and each field's
+// comparison level and weight.
+void PrintFalseLinks(const LabelledRecords& data, const MatchRun& run, std::ostream& out) {
+  std::map<std::pair<uint32_t, uint32_t>, const ScoredPair*> scored;
+  for (const auto& p : run.scored) scored[{p.a, p.b}] = &p;
+  std::map<uint32_t, std::vector<uint32_t>> clusters;
+  for (uint32_t i = 0; i < run.clustering.cluster_of.size(); ++i) {
+    clusters[run.clustering.cluster_of[i]].push_back(i);
+  }
+  const bool cross_only = !data.sides.empty() && std::any_of(data.sides.begin(), data.sides.end(),
+                                                             [](uint32_t s) { return s != 0; });
+  char buf[256];
+  for (const auto& [id, members] : clusters) {
+    for (size_t i = 0; i < members.size(); ++i) {
+      for (size_t j = i + 1; j < members.size(); ++j) {
+        const uint32_t a = members[i], b = members[j];
+        if (data.truth[a] == data.truth[b]) continue;
+        if (cross_only && data.sides[a] == data.sides[b]) continue;
+        const PreparedRecord &ra = run.prepared[a], &rb = run.prepared[b];
+        auto it = scored.find({a, b});
+        if (it != scored.end()) {
+          std::snprintf(buf, sizeof buf,
+                        "false link %u-%u (cluster %u): weight %.2f probability %.8f %s\n", a, b,
+                        id, it->second->weight, it->second->probability,
+                        std::string(MatchDecisionName(it->second->decision)).c_str());
+        } else {
+          std::snprintf(buf, sizeof buf,
+                        "false link %u-%u (cluster %u): not a candidate pair (transitive)\n", a, b,
+                        id);
+        }
+        out << buf;
+        out << "  A [" << data.truth[a] << "] " << DescribeRecord(ra) << "\n";
+        out << "  B [" << data.truth[b] << "] " << DescribeRecord(rb) << "\n";
+        ComparisonVector v = Compare(ra, rb);
+        out << "  prior " << run.model.PriorLog2() << ";";
+        for (size_t f = 0; f < kFieldCount; ++f) {
+          if (v[f] == level::kMissing) continue;
+          const Field field = static_cast<Field>(f);
+          std::snprintf(buf, sizeof buf, " %s=%s(%+.2f)", std::string(FieldName(field)).c_str(),
+                        LevelNames(field)[v[f]].c_str(), run.model.LevelWeight(field, v[f]));
+          out << buf;
+        }
+        out << "\n";
+      }
+    }
+  }
+}
+
+}  // namespace
+
 Status RunMpiEval(const MpiEvalArgs& args, const MatcherOptions& base, std::ostream& out) {
   LabelledRecords data;
   MatcherOptions options = base;
@@ -194,6 +260,7 @@ Status RunMpiEval(const MpiEvalArgs& args, const MatcherOptions& base, std::ostr
     }
   }
   if (args.show_model) out << run.model.Describe();
+  if (args.show_false_links) PrintFalseLinks(data, run, out);
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "records %zu, candidate pairs %zu (true pairs among them %llu of %llu), "

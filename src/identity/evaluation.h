@@ -58,6 +58,9 @@ ClusterMetrics EvaluateClusters(const std::vector<uint32_t>& cluster_of,
 struct MpiEvalArgs {
   std::string febrl, link, splink;
   bool show_model = false;
+  // Print every falsely linked pair (same predicted cluster, different true
+  // person): both records and each field's comparison level and weight.
+  bool show_false_links = false;
 };
 Status RunMpiEval(const MpiEvalArgs& args, const MatcherOptions& options, std::ostream& out);
 

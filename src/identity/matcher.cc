@@ -74,6 +74,14 @@ Matcher Matcher::Train(const std::vector<PreparedRecord>& records,
   for (const auto& c : candidates) data.Add(Compare(records[c.a], records[c.b]));
   EmResult em = EstimateEm(data, model, options.em);
   if (em_iterations != nullptr) *em_iterations = em.iterations;
+  if (options.prior_over_all_pairs && all_pairs > 0) {
+    // Expected matches among the candidates, spread over every pair: the
+    // scale u was measured on, and the one a pair scored outside the
+    // candidates (a clustering cross pair, a $match query) belongs to.
+    const double expected_matches = em.model.lambda * static_cast<double>(candidates.size());
+    em.model.lambda =
+        std::clamp(expected_matches / static_cast<double>(all_pairs), 1e-12, 1.0 - 1e-9);
+  }
   return Matcher(std::move(em.model), std::move(given_tf), std::move(family_tf), options);
 }
 

@@ -29,11 +29,13 @@ std::string_view MatchDecisionName(MatchDecision d);
 struct MatcherOptions {
   BlockingOptions blocking;
   // Posterior match probability at or above which a pair links without a
-  // human, and at or above which (below auto-link) it goes to review.
-  double auto_link_probability = 0.99999;
-  double review_probability = 0.5;
-  // Two clusters merge only when every cross pair scores at least this.
-  double cluster_cross_probability = 0.99;
+  // human, and at or above which (below auto-link) it goes to review. The
+  // probability uses the prior over all record pairs (prior_over_all_pairs).
+  double auto_link_probability = 0.99;
+  double review_probability = 0.01;
+  // Two clusters merge only when every cross pair scores at least this (the
+  // review bar: no member may clearly differ from the other cluster).
+  double cluster_cross_probability = 0.01;
   // A pair whose valid NHS numbers agree, but whose demographic evidence
   // (the weight without the NHS number and the prior) is below this, goes to
   // review rather than auto-link: the number may have been keyed onto the
@@ -44,6 +46,14 @@ struct MatcherOptions {
   uint64_t seed = 20240501;
   EmOptions em;
   bool term_frequency = true;
+  // The prior of a pair being one person, over ALL record pairs (the
+  // population u is estimated on), not over the candidate pairs EM runs on:
+  // lambda = EM's lambda * candidates / all pairs. u comes from random pairs,
+  // so a candidate's non-matches (chosen by blocking for agreeing on some
+  // field) look like matches to it, and EM's candidate lambda drifts to ~1;
+  // used as the prior it would auto-link a pair on a surname and a birth
+  // year. False only for exploration.
+  bool prior_over_all_pairs = true;
 };
 
 struct ScoredPair {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 namespace lhcr::identity {
 namespace {
 
@@ -19,7 +21,7 @@ PersonRecord Person(std::string given, std::string family, std::string dob, std:
 // A hand-set model: exact agreement strong, NHS number very strong.
 Matcher TestMatcher(MatcherOptions options = {}) {
   FellegiSunterModel model = FellegiSunterModel::Initial();
-  model.lambda = 0.001;
+  model.lambda = 1e-5;  // over all pairs, as Train sets it
   for (Field f : {Field::kGiven, Field::kFamily, Field::kDob, Field::kPostcode}) {
     model.fields[static_cast<size_t>(f)].u[level::kExact] = 1e-3;
   }
@@ -104,6 +106,51 @@ TEST(Cluster, NoFalseLinkThroughTransitivity) {
   EXPECT_EQ(c.clusters, 2u);
   EXPECT_GE(c.refused_merges, 1u);
   EXPECT_FALSE(c.review.empty());
+}
+
+// The cause of fake_1000's false links: candidate pairs are mostly matches
+// there, so EM's lambda over the candidates went to ~1 (+8.6 bits of prior)
+// and a surname plus a birth month auto-linked two people. The prior is over
+// all pairs (the population u comes from), so the same evidence is not enough.
+TEST(Train, PriorIsOverAllPairsNotCandidates) {
+  const char* given[] = {"amelia", "robert", "zara",  "oscar",  "imogen",  "felix", "harriet",
+                         "jasper", "lucy",   "nigel", "petra",  "quentin", "rosa",  "simon",
+                         "tilda",  "victor", "wendy", "xavier", "yasmin",  "zach"};
+  const char* family[] = {"hughes", "khan",   "okafor", "lindqvist", "marsh", "patel", "reyes",
+                          "shaw",   "tanaka", "ulrich", "vance",     "wolfe", "young", "zielinski",
+                          "abbott", "baker",  "carver", "dunn",      "ellis", "frost"};
+  std::vector<PersonRecord> people;
+  for (int i = 0; i < 20; ++i) {
+    char dob[9];
+    std::snprintf(dob, sizeof dob, "19%02d%02d%02d", 40 + i, 1 + i % 12, 1 + i);
+    for (int copy = 0; copy < 3; ++copy) {
+      people.push_back(Person(given[i], family[i], dob, ""));
+    }
+  }
+  // Two people sharing only a surname and all but one digit of a birth date.
+  people.push_back(Person("Molly", "Bird", "20000327", ""));
+  people.push_back(Person("Oliver", "Bird", "20000227", ""));
+  std::vector<uint32_t> sides(people.size(), 0);
+
+  MatcherOptions candidate_prior;
+  candidate_prior.prior_over_all_pairs = false;
+  MatchRun old_run = MatchRecords(people, sides, candidate_prior);
+  MatchRun run = MatchRecords(people, sides, MatcherOptions{});
+  const double n = static_cast<double>(people.size());
+  const double all_pairs = n * (n - 1) / 2;
+  ASSERT_GT(old_run.blocking.pairs, 0u);
+  EXPECT_NEAR(run.model.lambda * all_pairs,
+              old_run.model.lambda * static_cast<double>(old_run.blocking.pairs), 1e-6);
+  EXPECT_LT(run.model.lambda, 0.1);
+  const uint32_t molly = static_cast<uint32_t>(people.size() - 2), oliver = molly + 1;
+  EXPECT_NE(run.clustering.cluster_of[molly], run.clustering.cluster_of[oliver]);
+  for (const auto& p : run.scored) {
+    if (p.a == molly && p.b == oliver) {
+      EXPECT_NE(p.decision, MatchDecision::kAutoLink);
+    }
+  }
+  // The duplicates still link.
+  EXPECT_EQ(run.clustering.cluster_of[0], run.clustering.cluster_of[2]);
 }
 
 }  // namespace
