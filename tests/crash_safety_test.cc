@@ -74,21 +74,8 @@ struct PostResult {
 // transaction twice). A response counts only if it arrived whole.
 PostResult PostOnce(uint16_t port, const std::string& target, const std::string& body) {
   PostResult r;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = testing::ConnectLoopback(port, 20);
   if (fd < 0) return r;
-  timeval tv{20, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return r;
-  }
   std::string req = "POST " + target +
                     " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                     "Content-Type: application/fhir+json\r\nConnection: close\r\n"
@@ -165,21 +152,10 @@ struct Acked {
 
 // Parses a transaction-response; nullopt unless it lists every entry.
 std::optional<Acked> ParseResponse(const std::string& body) {
-  auto doc = fhir::ParseJson(body);
-  if (!doc.ok()) return std::nullopt;
-  const fhir::Json* entries = fhir::Member(*doc, "entry");
-  if (entries == nullptr || !entries->IsArray() || entries->Size() != 2 * kPatients) {
-    return std::nullopt;
-  }
+  auto locations = testing::ResponseLocations(body);
+  if (!locations || locations->size() != 2 * kPatients) return std::nullopt;
   Acked a;
-  for (const fhir::Json& e : entries->GetArray()) {
-    const fhir::Json* response = fhir::Member(e, "response");
-    if (response == nullptr) return std::nullopt;
-    std::string location(fhir::StringMember(*response, "location"));
-    size_t slash = location.find('/');
-    if (slash == std::string::npos) return std::nullopt;
-    std::string type = location.substr(0, slash);
-    std::string id = location.substr(slash + 1, location.find('/', slash + 1) - slash - 1);
+  for (const auto& [type, id] : *locations) {
     (type == "Patient" ? a.patients : a.observations).push_back(id);
   }
   if (a.patients.size() != kPatients || a.observations.size() != kPatients) return std::nullopt;

@@ -104,21 +104,10 @@ struct Acked {
 };
 
 std::optional<Acked> ParseResponse(const std::string& body) {
-  auto doc = fhir::ParseJson(body);
-  if (!doc.ok()) return std::nullopt;
-  const fhir::Json* entries = fhir::Member(*doc, "entry");
-  if (entries == nullptr || !entries->IsArray() || entries->Size() != 2 * kPatients) {
-    return std::nullopt;
-  }
+  auto locations = testing::ResponseLocations(body);
+  if (!locations || locations->size() != 2 * kPatients) return std::nullopt;
   Acked a;
-  for (const fhir::Json& e : entries->GetArray()) {
-    const fhir::Json* response = fhir::Member(e, "response");
-    if (response == nullptr) return std::nullopt;
-    std::string location(fhir::StringMember(*response, "location"));
-    size_t slash = location.find('/');
-    if (slash == std::string::npos) return std::nullopt;
-    std::string type = location.substr(0, slash);
-    std::string id = location.substr(slash + 1, location.find('/', slash + 1) - slash - 1);
+  for (const auto& [type, id] : *locations) {
     (type == "Patient" ? a.patients : a.observations).push_back(id);
   }
   if (a.patients.size() != kPatients || a.observations.size() != kPatients) return std::nullopt;

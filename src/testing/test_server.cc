@@ -18,6 +18,7 @@
 #include "api/http_server.h"
 #include "base/ids.h"
 #include "base/time.h"
+#include "fhir/json.h"
 #include "fhir/search_param.h"
 #include "fhir/validator.h"
 #include "interaction/interaction.h"
@@ -50,25 +51,48 @@ HttpClient::~HttpClient() {
   if (fd_ >= 0) close(fd_);
 }
 
-bool HttpClient::Connect() {
-  if (fd_ >= 0) return true;
-  fd_ = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd_ < 0) return false;
-  timeval tv{60, 0};
-  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+int ConnectLoopback(uint16_t port, int timeout_seconds) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  timeval tv{timeout_seconds, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int one = 1;
-  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(port_);
+  addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd_);
-    fd_ = -1;
-    return false;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
   }
-  return true;
+  return fd;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> ResponseLocations(
+    const std::string& bundle_json) {
+  auto doc = fhir::ParseJson(bundle_json);
+  if (!doc.ok()) return std::nullopt;
+  const fhir::Json* entries = fhir::Member(*doc, "entry");
+  if (entries == nullptr || !entries->IsArray()) return std::nullopt;
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const fhir::Json& e : entries->GetArray()) {
+    const fhir::Json* response = fhir::Member(e, "response");
+    if (response == nullptr) return std::nullopt;
+    std::string location(fhir::StringMember(*response, "location"));
+    size_t slash = location.find('/');
+    if (slash == std::string::npos) return std::nullopt;
+    out.emplace_back(location.substr(0, slash),
+                     location.substr(slash + 1, location.find('/', slash + 1) - slash - 1));
+  }
+  return out;
+}
+
+bool HttpClient::Connect() {
+  if (fd_ >= 0) return true;
+  fd_ = ConnectLoopback(port_, 60);
+  return fd_ >= 0;
 }
 
 ClientResponse HttpClient::Send(const std::string& method, const std::string& target,

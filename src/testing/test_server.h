@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "store/store.h"
@@ -30,6 +32,16 @@ struct ClientResponse {
   std::string body;
   std::string Header(const std::string& name) const;  // any case; "" if absent
 };
+
+// A TCP connection to 127.0.0.1:port with send/receive timeouts and
+// TCP_NODELAY (the fd, owned by the caller), or -1.
+int ConnectLoopback(uint16_t port, int timeout_seconds);
+
+// The (type, id) of each entry's response.location in a batch or
+// transaction response, in entry order; nullopt if the body is not such a
+// Bundle or an entry has no location.
+std::optional<std::vector<std::pair<std::string, std::string>>> ResponseLocations(
+    const std::string& bundle_json);
 
 // One keep-alive HTTP/1.1 connection to 127.0.0.1:port. Reconnects when the
 // server closes. Not thread-safe; make one per thread.
