@@ -144,7 +144,6 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
 
   std::vector<std::string> parts = SplitPath(path);
   Result<Response> result = Status::Unsupported("method " + m + " is not allowed on " + req.target);
-  bool search_result = false;
   const std::string q(req.Query());
 
   if (parts.empty()) {
@@ -173,7 +172,6 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
     if (parts.size() == 1) {
       if (m == "GET" || m == "HEAD") {
         result = interactions_.Search(ctx, type, *query);
-        search_result = true;
       } else if (m == "POST") {
         result = interactions_.Create(ctx, type, req.body, pre);
       } else if (m == "PUT") {
@@ -203,7 +201,6 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
           search::QueryParams all = *query;
           all.insert(all.end(), form->begin(), form->end());
           result = interactions_.Search(ctx, type, all);
-          search_result = true;
         }
       }
     } else if (parts.size() == 2 && parts[1] == "_history") {
@@ -237,7 +234,6 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
       result = Status::NotFound("no such FHIR endpoint: " + std::string(path));
     }
   }
-  (void)search_result;
   if (!result.ok()) return Error(result.status());
 
   const Response& res = *result;

@@ -165,17 +165,18 @@ struct Interactions::Impl {
     return v;
   }
 
-  // Ids of `type` matching a conditional query, inside a view.
+  // Resources of `type` matching a conditional query, inside a view (at
+  // most two: zero, one or many is all that matters). Always strict: a
+  // condition that is ignored would match everything.
   Result<std::vector<ResourceVersion>> Conditional(store::StoreView& view, const std::string& type,
-                                                   const std::string& query, bool strict) {
+                                                   const std::string& query) {
     ASSIGN_OR_RETURN(search::QueryParams qp, search::ParseQueryString(query));
     if (qp.empty()) return Status::Incorrect("a conditional request needs search criteria");
     search::ParseOptions po;
-    po.strict = true;  // a condition that is ignored would match everything
-    (void)strict;
+    po.strict = true;
     ASSIGN_OR_RETURN(search::SearchRequest req, search::ParseSearch(type, qp, *params, po));
     ASSIGN_OR_RETURN(std::vector<store::Rid> rids, search::Execute(req, view, *params));
-    if (rids.size() > 2) rids.resize(2);  // zero, one or many is all that matters
+    if (rids.size() > 2) rids.resize(2);
     return view.Fetch(rids, std::nullopt);
   }
 
@@ -192,9 +193,9 @@ struct Interactions::Impl {
 
   // Create inside a transaction (also used by Bundle).
   Result<Response> CreateIn(store::WriteTxn& txn, Prepared& p, const std::string& id,
-                            const std::string& if_none_exist, bool strict) {
+                            const std::string& if_none_exist) {
     if (!if_none_exist.empty()) {
-      ASSIGN_OR_RETURN(auto found, Conditional(txn, p.type, if_none_exist, strict));
+      ASSIGN_OR_RETURN(auto found, Conditional(txn, p.type, if_none_exist));
       if (found.size() > 1) {
         return Status::Precondition("If-None-Exist matched more than one " + p.type);
       }
@@ -300,7 +301,7 @@ Result<Response> Interactions::Create(const RequestContext& ctx, const std::stri
   const std::string id = impl_->ids.Next();  // a create ignores the body's id (R4 3.1.0.8)
   Result<Response> out = Status::Fault("create did not run");
   Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
-    out = impl_->CreateIn(txn, p, id, pre.if_none_exist, ctx.strict);
+    out = impl_->CreateIn(txn, p, id, pre.if_none_exist);
     return out.status();
   });
   if (!s.ok()) return s;
@@ -343,7 +344,7 @@ Result<Response> Interactions::ConditionalUpdate(const RequestContext& ctx, cons
   const std::string new_id = body_id.empty() ? impl_->ids.Next() : body_id;
   Result<Response> out = Status::Fault("update did not run");
   Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
-    auto found = impl_->Conditional(txn, type, query, ctx.strict);
+    auto found = impl_->Conditional(txn, type, query);
     if (!found.ok()) return found.status();
     if (found->size() > 1) {
       return Status::Precondition("the conditional update matched more than one " + type);
@@ -416,7 +417,7 @@ Result<Response> Interactions::ConditionalDelete(const RequestContext& ctx, cons
   if (!IsKnownType(type)) return Status::NotFound("unknown resource type " + type);
   Result<Response> out = Status::Fault("delete did not run");
   Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
-    auto found = impl_->Conditional(txn, type, query, ctx.strict);
+    auto found = impl_->Conditional(txn, type, query);
     if (!found.ok()) return found.status();
     if (found->size() > 1) {
       return Status::Precondition("the conditional delete matched more than one " + type);
@@ -697,7 +698,7 @@ Millis Interactions::Now() const { return impl_->clock.Now(); }
 Result<std::vector<ResourceVersion>> Interactions::ConditionalIn(store::StoreView& view,
                                                                  const std::string& type,
                                                                  const std::string& query) {
-  return impl_->Conditional(view, type, query, true);
+  return impl_->Conditional(view, type, query);
 }
 
 Response Interactions::StoredResponse(const ResourceVersion& v) {
@@ -726,7 +727,7 @@ Result<PreparedResource> Interactions::PrepareResource(JsonDoc doc) {
 Result<Response> Interactions::WritePreparedInTxn(store::WriteTxn& txn, PreparedResource& p,
                                                   const std::string& id, bool create,
                                                   const Preconditions& pre) {
-  if (create) return impl_->CreateIn(txn, p, id, "", true);
+  if (create) return impl_->CreateIn(txn, p, id, "");
   return impl_->UpdateIn(txn, p, id, pre);
 }
 
