@@ -410,7 +410,6 @@ std::vector<std::string_view> SplitMessages(std::string_view stream) {
   if (stream.substr(0, kBom.size()) == kBom) stream.remove_prefix(kBom.size());
   size_t piece_begin = std::string_view::npos;
   size_t piece_end = 0;
-  bool piece_is_msh = false;
   auto flush = [&] {
     if (piece_begin != std::string_view::npos) {
       out.push_back(stream.substr(piece_begin, piece_end - piece_begin));
@@ -440,12 +439,9 @@ std::vector<std::string_view> SplitMessages(std::string_view stream) {
     if (has_sep && name == "MSH") {
       flush();
       piece_begin = begin;
-      piece_is_msh = true;
     } else if (piece_begin == std::string_view::npos) {
       piece_begin = begin;
-      piece_is_msh = false;
     }
-    (void)piece_is_msh;
     piece_end = end;
   }
   flush();

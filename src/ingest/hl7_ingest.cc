@@ -94,9 +94,7 @@ Status Hl7Ingestor::Apply(const hl7v2::MappedMessage& mapped) {
   std::lock_guard<std::mutex> lock(write_mu_);
   ASSIGN_OR_RETURN(hl7v2::StaleCheck checked, hl7v2::DropStaleEntries(mapped.bundle_json, lookup));
   if (checked.kept == 0) return Status::Ok();  // a resend or older news: nothing changes
-  ASSIGN_OR_RETURN(interaction::Response written, interactions_.Bundle(ctx, checked.bundle_json));
-  (void)written;
-  return Status::Ok();
+  return interactions_.Bundle(ctx, checked.bundle_json).status();
 }
 
 std::string Hl7Ingestor::Handle(std::string_view er7) {
