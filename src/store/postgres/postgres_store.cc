@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "store/index_keys.h"
+#include "store/write_queue.h"
 #include "store/postgres/pg_conn.h"
 
 namespace lhcr::store {
@@ -648,15 +649,7 @@ class PostgresStore : public Store {
                                  " is read-only (a hot standby, or opened as a read store); "
                                  "nothing of this write was stored");
     }
-    Job job{&fn, {}};
-    std::future<Status> done = job.promise.get_future();
-    {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      if (closing_) return Status::Unavailable("the store is closing");
-      queue_.push_back(&job);
-    }
-    queue_cv_.notify_one();
-    return done.get();
+    return queue_.Submit(fn);
   }
 
   StoreStats Stats() override {
@@ -668,12 +661,7 @@ class PostgresStore : public Store {
   }
 
   void Close() override {
-    {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      if (closing_) return;
-      closing_ = true;
-    }
-    queue_cv_.notify_all();
+    if (!queue_.Close()) return;
     if (writer_thread_.joinable()) writer_thread_.join();
     writer_.reset();
     std::lock_guard<std::mutex> lock(pool_mu_);
@@ -690,10 +678,7 @@ class PostgresStore : public Store {
   }
 
  private:
-  struct Job {
-    const std::function<Status(WriteTxn&)>* fn;
-    std::promise<Status> promise;
-  };
+  using Job = WriteQueue::Job;
 
   template <typename F>
   Result<std::optional<ResourceVersion>> Autocommit(F read) {
@@ -928,16 +913,8 @@ class PostgresStore : public Store {
     WriteState w;
     w.params = &params_;
     for (;;) {
-      std::vector<Job*> batch;
-      {
-        std::unique_lock<std::mutex> lock(queue_mu_);
-        queue_cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // closing, nothing left
-        while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
-          batch.push_back(queue_.front());
-          queue_.pop_front();
-        }
-      }
+      std::vector<Job*> batch = queue_.TakeBatch(options_.max_batch);
+      if (batch.empty()) return;  // closed, nothing left
       std::vector<Status> results;
       Status group_error;
       for (int attempt = 0;; ++attempt) {
@@ -980,10 +957,7 @@ class PostgresStore : public Store {
   std::atomic<int64_t> batches_{0};
   std::thread writer_thread_;
 
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<Job*> queue_;  // guarded by queue_mu_
-  bool closing_ = false;    // guarded by queue_mu_
+  WriteQueue queue_;
 
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "store/index_keys.h"
+#include "store/write_queue.h"
 #include "store/sqlite/sqlite_db.h"
 
 namespace lhcr::store {
@@ -638,15 +639,7 @@ class SqliteStore : public Store {
   }
 
   Status Write(const std::function<Status(WriteTxn&)>& fn) override {
-    Job job{&fn, {}};
-    std::future<Status> done = job.promise.get_future();
-    {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      if (closing_) return Status::Unavailable("the store is closing");
-      queue_.push_back(&job);
-    }
-    queue_cv_.notify_one();
-    return done.get();
+    return queue_.Submit(fn);
   }
 
   StoreStats Stats() override {
@@ -658,12 +651,7 @@ class SqliteStore : public Store {
   }
 
   void Close() override {
-    {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      if (closing_) return;
-      closing_ = true;
-    }
-    queue_cv_.notify_all();
+    if (!queue_.Close()) return;
     if (writer_.joinable()) writer_.join();
     std::lock_guard<std::mutex> lock(pool_mu_);
     pool_.clear();
@@ -679,10 +667,7 @@ class SqliteStore : public Store {
   }
 
  private:
-  struct Job {
-    const std::function<Status(WriteTxn&)>* fn;
-    std::promise<Status> promise;
-  };
+  using Job = WriteQueue::Job;
 
   Status Configure(Db& db) {
     RETURN_IF_ERROR(db.Exec("PRAGMA cache_size=-" + std::to_string(options_.cache_mb * 1024)));
@@ -738,16 +723,8 @@ class SqliteStore : public Store {
     int64_t next_seq = next_seq_.load();
     txn.EnableWrites(&next_seq, &params_);
     for (;;) {
-      std::vector<Job*> batch;
-      {
-        std::unique_lock<std::mutex> lock(queue_mu_);
-        queue_cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // closing, nothing left
-        while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
-          batch.push_back(queue_.front());
-          queue_.pop_front();
-        }
-      }
+      std::vector<Job*> batch = queue_.TakeBatch(options_.max_batch);
+      if (batch.empty()) return;  // closed, nothing left
       const int64_t seq_before = next_seq;
       std::vector<Status> results(batch.size());
       Status begin = RunCached(*writer_db_, "BEGIN IMMEDIATE");
@@ -809,10 +786,7 @@ class SqliteStore : public Store {
   std::atomic<int64_t> batches_{0};
   std::thread writer_;
 
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<Job*> queue_;  // guarded by queue_mu_
-  bool closing_ = false;    // guarded by queue_mu_
+  WriteQueue queue_;
 
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Db>> pool_;  // guarded by pool_mu_
