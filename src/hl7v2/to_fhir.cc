@@ -1270,6 +1270,46 @@ std::optional<int64_t> Millis(std::string_view fhir_time) {
   return t->epoch_millis;
 }
 
+// The extensions other than the message time: what the source said.
+std::vector<const Json*> FactExtensions(const Json& r) {
+  std::vector<const Json*> out;
+  const Json* ext = fhir::Member(r, "extension");
+  if (ext == nullptr || !ext->IsArray()) return out;
+  for (const Json& e : ext->GetArray()) {
+    if (fhir::StringMember(e, "url") != kMessageTimeExtension) out.push_back(&e);
+  }
+  return out;
+}
+
+// Whether two versions of a resource say the same thing: equal apart from
+// id, meta (versionId, lastUpdated, source) and the message time.
+bool SameFacts(const Json& stored, const Json& incoming) {
+  auto counted = [](const Json& r) {
+    size_t n = 0;
+    for (rapidjson::SizeType k = 0; k < r.MemberCount(); ++k) {
+      const auto& m = *(r.MemberBegin() + k);
+      if (m.name != "id" && m.name != "meta" && m.name != "extension") ++n;
+    }
+    return n;
+  };
+  if (!stored.IsObject() || !incoming.IsObject() || counted(stored) != counted(incoming)) {
+    return false;
+  }
+  for (rapidjson::SizeType k = 0; k < incoming.MemberCount(); ++k) {
+    const auto& m = *(incoming.MemberBegin() + k);
+    if (m.name == "id" || m.name == "meta" || m.name == "extension") continue;
+    const Json* other = fhir::Member(stored, fhir::AsView(m.name));
+    if (other == nullptr || !(*other == m.value)) return false;
+  }
+  std::vector<const Json*> a = FactExtensions(stored);
+  std::vector<const Json*> b = FactExtensions(incoming);
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!(*a[i] == *b[i])) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<StaleCheck> DropStaleEntries(std::string_view bundle_json,
@@ -1306,12 +1346,13 @@ Result<StaleCheck> DropStaleEntries(std::string_view bundle_json,
     ASSIGN_OR_RETURN(JsonDoc stored, fhir::ParseJson(*current));
     auto stored_t = Millis(MessageTimeOf(stored));
     auto incoming_t = Millis(MessageTimeOf(*res));
-    if (!stored_t || !incoming_t) continue;
     const Json* sm = fhir::Member(stored, "meta");
     const Json* im = fhir::Member(*res, "meta");
+    std::string_view stored_source = sm ? fhir::StringMember(*sm, "source") : "";
     bool same_message =
-        sm && im && fhir::StringMember(*sm, "source") == fhir::StringMember(*im, "source");
-    if (*stored_t > *incoming_t || (*stored_t == *incoming_t && same_message)) {
+        !stored_source.empty() && im && fhir::StringMember(*im, "source") == stored_source;
+    bool older = stored_t && incoming_t && *stored_t > *incoming_t;
+    if (older || same_message || SameFacts(stored, *res)) {
       keep[i] = false;
       moved[std::string(fhir::StringMember(e, "fullUrl"))] =
           type + "/" + std::string(fhir::StringMember(stored, "id"));

@@ -124,12 +124,16 @@ struct StaleCheck {
   int dropped = 0;
 };
 // Removes every entry whose stored counterpart is newer by
-// kMessageTimeExtension, or as new and from the same message (meta.source):
-// resends and out-of-order older messages then change nothing. References
+// kMessageTimeExtension, comes from the same message (equal, non-empty
+// meta.source), or already says the same thing (equal apart from id, meta
+// and the message time): resends, out-of-order older messages and
+// unchanged facts (a practice's Organization in every Bundle) then change
+// nothing. Works on any transaction Bundle of conditional PUTs; entries
+// without a conditional url are kept. References
 // to a dropped entry's fullUrl are pointed at the stored resource; the
 // Provenance keeps only kept targets and is dropped with the last of them.
-// Errors: the lookup's errors; kIncorrect when `bundle_json` is not one of
-// MapToFhir's Bundles.
+// Errors: the lookup's errors; kIncorrect when an entry lacks a resource or
+// a request.
 Result<StaleCheck> DropStaleEntries(std::string_view bundle_json,
                                     const CurrentResourceLookup& lookup);
 

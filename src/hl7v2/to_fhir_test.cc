@@ -274,5 +274,42 @@ TEST(ToFhirTest, DropStaleEntries) {
   EXPECT_EQ((*d)["entry"][1]["resource"]["target"].Size(), 1u);
 }
 
+TEST(ToFhirTest, DropStaleEntriesDropsUnchangedFacts) {
+  // A FHIR source's Bundle: no message times. The stored Organization says
+  // the same thing (other id, meta and message time): dropped. The stored
+  // Patient differs in one fact: kept.
+  const std::string bundle =
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+      R"({"fullUrl":"urn:uuid:o","resource":{"resourceType":"Organization","meta":{"source":"gp#2"},"name":"A","identifier":[{"system":"s","value":"Y1"}]},"request":{"method":"PUT","url":"Organization?identifier=s|Y1"}},)"
+      R"({"fullUrl":"urn:uuid:p","resource":{"resourceType":"Patient","meta":{"source":"gp#2"},"gender":"male","managingOrganization":{"reference":"urn:uuid:o"}},"request":{"method":"PUT","url":"Patient?identifier=s|1"}}]})";
+  auto stored = [](const std::string& type,
+                   const std::string&) -> Result<std::optional<std::string>> {
+    if (type == "Organization") {
+      return std::optional<std::string>(
+          R"({"resourceType":"Organization","id":"org1","meta":{"versionId":"3","source":"gp#1"},"extension":[{"url":"https://lhcr.example/fhir/StructureDefinition/source-message-time","valueDateTime":"2024-03-02T00:00:00Z"}],"identifier":[{"value":"Y1","system":"s"}],"name":"A"})");
+    }
+    return std::optional<std::string>(
+        R"({"resourceType":"Patient","id":"p1","meta":{"source":"gp#1"},"gender":"female","managingOrganization":{"reference":"Organization/org1"}})");
+  };
+  auto checked = DropStaleEntries(bundle, stored);
+  ASSERT_TRUE(checked.ok()) << checked.status().ToString();
+  EXPECT_EQ(checked->kept, 1);
+  EXPECT_EQ(checked->dropped, 1);
+  auto d = fhir::ParseJson(checked->bundle_json);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(At(*d, "/entry/0/resource/resourceType"), "Patient");
+  EXPECT_EQ(At(*d, "/entry/0/resource/managingOrganization/reference"), "Organization/org1");
+  // The same Bundle again once written: nothing is kept (same meta.source).
+  auto same = [&](const std::string& type,
+                  const std::string&) -> Result<std::optional<std::string>> {
+    if (type == "Organization") return stored(type, "");
+    return std::optional<std::string>(
+        R"({"resourceType":"Patient","id":"p1","meta":{"source":"gp#2"},"gender":"male","managingOrganization":{"reference":"Organization/org1"}})");
+  };
+  auto again = DropStaleEntries(bundle, same);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->kept, 0);
+}
+
 }  // namespace
 }  // namespace lhcr::hl7v2
