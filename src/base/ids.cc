@@ -37,4 +37,29 @@ IdGenerator& UuidGenerator() {
   return gen;
 }
 
+uint64_t Fnv1a(std::string_view s, uint64_t h) {
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string Hex(uint64_t v, int digits) {
+  std::string out(static_cast<size_t>(digits), '0');
+  for (int i = digits - 1; i >= 0; --i, v >>= 4)
+    out[static_cast<size_t>(i)] = "0123456789abcdef"[v & 15];
+  return out;
+}
+
+std::string StableUuid(std::string_view seed) {
+  uint64_t a = Fnv1a(seed);
+  uint64_t b = Fnv1a(seed, a ^ 0x9E3779B97F4A7C15ULL);
+  std::string h = Hex(a, 16) + Hex(b, 16);
+  h[12] = '4';
+  h[16] = "89ab"[static_cast<unsigned char>(h[16]) % 4];
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20, 12);
+}
+
 }  // namespace lhcr

@@ -1,7 +1,9 @@
 // Resource id generation, injectable for tests.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace lhcr {
 
@@ -16,5 +18,14 @@ class IdGenerator {
 // then random bits from a per-thread generator seeded from the OS.
 // Thread-safe.
 IdGenerator& UuidGenerator();
+
+// Deterministic ids for things derived from what a source sent (the same
+// message mapped twice gives the same fullUrls and Provenance ids).
+// 64-bit FNV-1a of `s`, continuing from `h`.
+uint64_t Fnv1a(std::string_view s, uint64_t h = 14695981039346656037ULL);
+// `v` as `digits` lower-case hex digits (the low ones).
+std::string Hex(uint64_t v, int digits);
+// A version-4-shaped UUID (8-4-4-4-12) derived from `seed`.
+std::string StableUuid(std::string_view seed);
 
 }  // namespace lhcr
