@@ -182,6 +182,14 @@ std::string SourceRegistryJson() {
       w.StartObject();
       for (const Service& s : SocialCareServices()) kv(std::string(s.code).c_str(), s.display);
       w.EndObject();
+      // Which FHIR resource each event category becomes (the CSV adapter's
+      // default for a category not listed is Encounter).
+      w.Key("event_types");
+      w.StartObject();
+      kv("ASSESS", "Encounter");
+      kv("REVIEW", "Encounter");
+      kv("SERVICE", "EpisodeOfCare");
+      w.EndObject();
       w.EndObject();
     }
     w.EndObject();
