@@ -10,14 +10,18 @@
 #include <string>
 
 #include "api/fhir_api.h"
+#include "app/ingest_command.h"
+#include "app/progress.h"
 #include "api/http_server.h"
+#include "api/ingest_api.h"
 #include "api/mllp_server.h"
 #include "base/ids.h"
 #include "base/time.h"
 #include "fhir/search_param.h"
 #include "fhir/validator.h"
 #include "identity/evaluation.h"
-#include "ingest/hl7_ingest.h"
+#include "ingest/ingestor.h"
+#include "ingest/journal.h"
 #include "ingest/source_registry.h"
 #include "interaction/interaction.h"
 #include "store/postgres/postgres_store.h"
@@ -128,6 +132,30 @@ Result<std::unique_ptr<store::Store>> OpenStore(const ServeArgs& args) {
   return store::OpenSqliteStore(so);
 }
 
+// The source registry: --sources FILE, else DATA/sources.json when there is
+// one (`lhcr ingest REGION` puts the region's there), else none (any HL7
+// sender is taken; HTTP and file ingest need a registered source).
+Result<std::optional<ingest::SourceRegistry>> LoadRegistry(const std::string& sources,
+                                                           const std::string& data) {
+  std::string path = sources;
+  if (path.empty()) {
+    std::error_code ec;
+    std::string in_data = (std::filesystem::path(data) / "sources.json").string();
+    if (!std::filesystem::exists(in_data, ec)) return std::optional<ingest::SourceRegistry>();
+    path = in_data;
+  }
+  ASSIGN_OR_RETURN(ingest::SourceRegistry r, ingest::LoadSourceRegistry(path));
+  return std::optional<ingest::SourceRegistry>(std::move(r));
+}
+
+// The ingest journal (counts, data-quality findings, quarantine) lives in
+// the data directory whatever the store.
+std::string JournalPath(const std::string& data) {
+  std::error_code ec;
+  std::filesystem::create_directories(data, ec);
+  return (std::filesystem::path(data) / "ingest.db").string();
+}
+
 int Serve(const ServeArgs& args) {
   auto listen = ParseListen(args.listen);
   if (!listen.ok()) {
@@ -143,18 +171,20 @@ int Serve(const ServeArgs& args) {
     }
     mllp_listen = *m;
   }
-  std::optional<ingest::SourceRegistry> registry;
-  if (!args.sources.empty()) {
-    auto r = ingest::LoadSourceRegistry(args.sources);
-    if (!r.ok()) {
-      std::cerr << "lhcr serve: --sources: " << r.status().message() << "\n";
-      return 2;
-    }
-    registry = std::move(*r);
+  auto registry = LoadRegistry(args.sources, args.data);
+  if (!registry.ok()) {
+    std::cerr << "lhcr serve: --sources: " << registry.status().message() << "\n";
+    return 2;
   }
   auto store = OpenStore(args);
   if (!store.ok()) {
     std::cerr << "lhcr serve: " << store.status().ToString() << "\n";
+    return 1;
+  }
+  auto journal = ingest::IngestJournal::Open(JournalPath(args.data));
+  if (!journal.ok()) {
+    std::cerr << "lhcr serve: " << journal.status().ToString() << "\n";
+    (*store)->Close();
     return 1;
   }
   interaction::Interactions interactions(**store, fhir::SearchParamRegistry::R4(),
@@ -163,6 +193,10 @@ int Serve(const ServeArgs& args) {
   api::FhirApiOptions ao;
   ao.base_url = args.base_url;
   api::FhirApi api(interactions, ao, [&] { return Metrics(server_ptr, **store); });
+  // Feeds: HTTP (/ingest, /sources, /quarantine) and MLLP, written through
+  // the same interactions.
+  ingest::Ingestor ingestor(interactions, *registry ? &**registry : nullptr, journal->get());
+  api::IngestApi ingest_api(ingestor);
 
   // Block the stop signals in every thread; this one waits for them.
   sigset_t stop_signals;
@@ -177,7 +211,10 @@ int Serve(const ServeArgs& args) {
   ho.io_threads = args.io_threads;
   ho.worker_threads = args.workers;
   auto server = api::HttpServer::Start(
-      ho, [&](const api::HttpRequest& r) { return api.Handle(r); },
+      ho,
+      [&](const api::HttpRequest& r) {
+        return api::IngestApi::Serves(r.Path()) ? ingest_api.Handle(r) : api.Handle(r);
+      },
       [](const api::HttpRequest& r) { return api::FhirApi::IsCheap(r); });
   if (!server.ok()) {
     std::cerr << "lhcr serve: " << server.status().ToString() << "\n";
@@ -197,8 +234,6 @@ int Serve(const ServeArgs& args) {
   }
   std::cout << "lhcr serving " << base << " (" << where << ")" << std::endl;
 
-  // HL7 v2 feeds over MLLP, written through the same interactions.
-  ingest::Hl7Ingestor ingestor(interactions, registry ? &*registry : nullptr);
   std::unique_ptr<api::MllpServer> mllp;
   if (mllp_listen) {
     api::MllpServerOptions mo;
@@ -207,7 +242,7 @@ int Serve(const ServeArgs& args) {
     mo.io_threads = args.io_threads;
     mo.worker_threads = args.workers;
     auto started = api::MllpServer::Start(mo, [&](std::string_view message, const api::MllpPeer&) {
-      return ingestor.Handle(message);
+      return ingestor.HandleHl7(message);
     });
     if (!started.ok()) {
       std::cerr << "lhcr serve: --mllp: " << started.status().ToString() << "\n";
@@ -232,6 +267,37 @@ int Serve(const ServeArgs& args) {
   return 0;
 }
 
+// lhcr ingest (app/ingest_command.h): opens the store as serve would and
+// writes through the same interactions.
+int Ingest(const IngestArgs& args) {
+  auto registry = PrepareIngest(args);
+  if (!registry.ok()) {
+    std::cerr << "lhcr ingest: " << registry.status().message() << "\n";
+    return 2;
+  }
+  ServeArgs sa;
+  sa.data = args.data;
+  sa.store = args.store;
+  sa.fsync = args.fsync;
+  auto store = OpenStore(sa);
+  if (!store.ok()) {
+    std::cerr << "lhcr ingest: " << store.status().ToString() << "\n";
+    return 1;
+  }
+  std::cout << "lhcr ingest into "
+            << (args.store.empty() ? "data in " + args.data
+                                   : "store " + store::RedactPostgresUrl(args.store))
+            << std::endl;
+  int code;
+  {
+    interaction::Interactions interactions(**store, fhir::SearchParamRegistry::R4(),
+                                           fhir::Validator::R4(), SystemClock(), UuidGenerator());
+    code = RunIngest(args, *registry, interactions);
+  }
+  (*store)->Close();
+  return code;
+}
+
 // lhcr synth: a deterministic multi-source synthetic region (docs/SYNTH.md).
 // Progress: a bar on a terminal, a line every 10% otherwise.
 int Synth(synth::SynthOptions opts, std::string codelists) {
@@ -246,21 +312,8 @@ int Synth(synth::SynthOptions opts, std::string codelists) {
       std::cerr << "lhcr synth: " << loaded.status().message() << "; using built-in codes\n";
     }
   }
-  bool tty = isatty(fileno(stderr)) != 0;
-  int64_t last_step = -1;
-  auto progress = [&](int64_t done, int64_t total) {
-    if (tty) {
-      int width = 40, fill = total == 0 ? width : static_cast<int>(width * done / total);
-      std::fprintf(stderr, "\r[%s%s] %lld/%lld people", std::string(fill, '#').c_str(),
-                   std::string(width - fill, ' ').c_str(), static_cast<long long>(done),
-                   static_cast<long long>(total));
-      if (done == total) std::fprintf(stderr, "\n");
-    } else if (int64_t step = total == 0 ? 10 : done * 10 / total; step != last_step) {
-      last_step = step;
-      std::fprintf(stderr, "synth: %lld/%lld people\n", static_cast<long long>(done),
-                   static_cast<long long>(total));
-    }
-  };
+  Progress bar("synth", "thousand people", 1000.0);
+  auto progress = [&](int64_t done, int64_t total) { bar.Update(done, total); };
   auto r = synth::Synthesise(opts, *codes, progress);
   if (!r.ok()) {
     std::cerr << "lhcr synth: " << r.status().ToString() << "\n";
@@ -344,7 +397,22 @@ int main(int argc, char** argv) {
   syn->add_option("--codelists", synth_codelists,
                   "SNOMED code list folder (built-in codes when absent)")
       ->capture_default_str();
+  lhcr::IngestArgs ingest_args;
+  CLI::App* ing = app.add_subcommand(
+      "ingest", "Ingest feeds from files: a region written by lhcr synth, or one source's files");
+  ing->add_option("--data", ingest_args.data, "Data directory (created if missing)")
+      ->capture_default_str();
+  ing->add_option("--store", ingest_args.store, "Store URL (postgres://...); default SQLite");
+  ing->add_option("--sources", ingest_args.sources,
+                  "Source registry (default: DATA/sources.json)");
+  ing->add_option("--source", ingest_args.source, "The files are this registered source's");
+  ing->add_option("--threads", ingest_args.threads, "Items written concurrently")
+      ->capture_default_str();
+  ing->add_flag("!--no-fsync", ingest_args.fsync, "Do not fsync each commit");
+  ing->add_flag("--replay", ingest_args.replay, "Replay every held quarantined item");
+  ing->add_option("paths", ingest_args.paths, "REGION_DIR, or FILE... with --source");
   CLI11_PARSE(app, argc, argv);
+  if (ing->parsed()) return lhcr::Ingest(ingest_args);
   if (s->parsed()) return lhcr::Serve(serve);
   if (syn->parsed()) return lhcr::Synth(synth_opts, synth_codelists);
   if (mpi_e->parsed()) {
