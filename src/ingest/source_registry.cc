@@ -77,6 +77,13 @@ Result<SourceRegistry> ParseSourceRegistry(std::string_view json) {
             std::string(it->value.GetString(), it->value.GetStringLength()));
       }
     }
+    if (const fhir::Json* c = fhir::Member(o, "csv"); c != nullptr) {
+      auto mapping = csv::ParseCsvMapping(fhir::ToJson(*c));
+      if (!mapping.ok()) {
+        return Status::Incorrect(where + " (" + s.id + "): " + mapping.status().message());
+      }
+      s.csv = std::move(mapping).value();
+    }
     sources.push_back(std::move(s));
   }
   return SourceRegistry(std::move(sources));
@@ -106,6 +113,18 @@ hl7v2::SourceInfo ToHl7SourceInfo(const Source& source) {
   }
   if (!source.local_code_systems.empty()) {
     info.lab_code_system = source.local_code_systems.begin()->second;
+  }
+  return info;
+}
+
+csv::CsvSourceInfo ToCsvSourceInfo(const Source& source) {
+  csv::CsvSourceInfo info;
+  info.source_id = source.id;
+  info.ods_code = source.ods_code;
+  info.patient_id_system = source.record_id_system;
+  if (!source.resource_id_system_prefix.empty()) {
+    info.encounter_id_system = source.resource_id_system_prefix + "encounter";
+    info.episode_of_care_id_system = source.resource_id_system_prefix + "episodeofcare";
   }
   return info;
 }

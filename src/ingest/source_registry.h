@@ -1,18 +1,21 @@
 // SourceRegistry: the feeds the record takes data from, as described by the
 // `sources.json` file `lhcr synth` writes (docs/SYNTH.md, "The source
-// registry"): for each source its id, ODS code, format and the URIs of its
-// local identifier and code systems. Ingest uses it to recognise who sent a
-// message and to name that sender's identifiers.
+// registry"): for each source its id, ODS code, format, the URIs of its
+// local identifier and code systems and, for a CSV source, its column
+// mapping. Ingest uses it to recognise who sent a message, to name that
+// sender's identifiers and to read its extracts.
 //
 // A loaded registry is immutable: safe to read from many threads at once.
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/status.h"
+#include "csv/to_fhir.h"
 #include "hl7v2/to_fhir.h"
 
 namespace lhcr::ingest {
@@ -32,6 +35,8 @@ struct Source {
   std::string hl7_version;
   // HL7 coding system name (OBX-3.3, "99R9AL") -> code system URI.
   std::map<std::string, std::string> local_code_systems;
+  // CSV sources: the column mapping (the "csv" member); absent otherwise.
+  std::optional<csv::CsvMapping> csv;
   bool operator==(const Source&) const = default;
 };
 
@@ -51,7 +56,9 @@ class SourceRegistry {
 
 // Parses the text of a sources.json. kIncorrect naming the offending source
 // (by index) when the JSON is malformed, not an object with a "sources"
-// array, or a source lacks a string "id"; duplicate ids are kIncorrect.
+// array, or a source lacks a string "id"; duplicate ids are kIncorrect; a
+// "csv" member that csv::ParseCsvMapping rejects is kIncorrect naming the
+// source by index and id.
 // Members this reader does not know are ignored.
 Result<SourceRegistry> ParseSourceRegistry(std::string_view json);
 
@@ -65,5 +72,13 @@ Result<SourceRegistry> LoadSourceRegistry(const std::string& path);
 // uses for FHIR sources); the lab code system is the first of
 // local_code_systems; every other system is left to SourceInfo's defaults.
 hl7v2::SourceInfo ToHl7SourceInfo(const Source& source);
+
+// How csv::MapCsvToFhir names this source's systems: source_id and ods_code
+// as registered; the patient id system is record_id_system when set; the
+// encounter and episode-of-care id systems are resource_id_system_prefix +
+// "encounter" / "episodeofcare" when a prefix is set; everything else (and
+// extract_time, which the caller knows) is left to CsvSourceInfo's defaults,
+// which follow the pattern sources.json uses for FHIR sources.
+csv::CsvSourceInfo ToCsvSourceInfo(const Source& source);
 
 }  // namespace lhcr::ingest

@@ -23,7 +23,21 @@ constexpr const char* kRegistry = R"({
      "hl7v2": {"version": "2.4", "record_id": "PID-3 MR", "nhs_number": "PID-3 NH",
                "segment_terminator": "\r"},
      "local_code_systems": {"99R9AL": "https://fhir.example.nhs.uk/RXX/CodeSystem/lab"},
-     "local_code_map": "acute-rxx/local-codes.csv"}
+     "local_code_map": "acute-rxx/local-codes.csv"},
+    {"id": "la-x99", "name": "Northshire City Council Adult Social Care", "kind": "social-care",
+     "ods_code": "X99", "format": "csv", "identity_trust": 0.6,
+     "files": ["social-care/X99/extract.csv"],
+     "csv": {"delimiter": ",", "quote": "\"", "line_terminator": "\r\n", "header": true,
+             "encoding": "UTF-8", "date_format": "DD/MM/YYYY", "row": "one event per row",
+             "record_id_column": "PersonRef",
+             "columns": [
+               {"name": "PersonRef", "field": "patient.identifier.local"},
+               {"name": "Surname", "field": "patient.name.family"},
+               {"name": "ServiceCode", "field": "event.code",
+                "system": "https://x99.example.gov.uk/CodeSystem/asc-service",
+                "note": "local service codes"}],
+             "local_codes": {"HC": "Home care package"},
+             "event_types": {"SERVICE": "EpisodeOfCare"}}}
   ]
 })";
 
@@ -33,7 +47,7 @@ TEST(SourceRegistryTest, LoadsTheSynthFormatFromAFile) {
   std::ofstream(path) << kRegistry;
   auto registry = LoadSourceRegistry(path);
   ASSERT_TRUE(registry.ok()) << registry.status().ToString();
-  ASSERT_EQ(registry->sources().size(), 2u);
+  ASSERT_EQ(registry->sources().size(), 3u);
 
   Source acute;
   acute.id = "acute-rxx";
@@ -60,6 +74,51 @@ TEST(SourceRegistryTest, LoadsTheSynthFormatFromAFile) {
   EXPECT_EQ(info.patient_id_system, "https://fhir.example.nhs.uk/RXX/Id/patient");
   EXPECT_EQ(info.lab_code_system, "https://fhir.example.nhs.uk/RXX/CodeSystem/lab");
   EXPECT_EQ(info.visit_id_system, "");  // left to SourceInfo's defaults
+  EXPECT_FALSE(registry->sources()[0].csv.has_value());
+  EXPECT_FALSE(registry->sources()[1].csv.has_value());
+}
+
+TEST(SourceRegistryTest, CsvSourceCarriesItsMapping) {
+  auto registry = ParseSourceRegistry(kRegistry);
+  ASSERT_TRUE(registry.ok()) << registry.status().ToString();
+  const Source* la = registry->FindById("la-x99");
+  ASSERT_NE(la, nullptr);
+  ASSERT_TRUE(la->csv.has_value());
+  csv::CsvMapping want;
+  want.record_id_column = "PersonRef";
+  want.columns = {{"PersonRef", "patient.identifier.local", "", ""},
+                  {"Surname", "patient.name.family", "", ""},
+                  {"ServiceCode", "event.code", "https://x99.example.gov.uk/CodeSystem/asc-service",
+                   "local service codes"}};
+  want.local_codes = {{"HC", "Home care package"}};
+  want.event_types = {{"SERVICE", "EpisodeOfCare"}};
+  EXPECT_EQ(*la->csv, want);
+
+  csv::CsvSourceInfo info = ToCsvSourceInfo(*la);
+  EXPECT_EQ(info.source_id, "la-x99");
+  EXPECT_EQ(info.ods_code, "X99");
+  EXPECT_EQ(info.patient_id_system, "");  // left to CsvSourceInfo's defaults
+  csv::CsvSourceInfo full = info.WithDefaults();
+  EXPECT_EQ(full.patient_id_system, "https://fhir.example.nhs.uk/X99/Id/patient");
+  EXPECT_EQ(full.episode_of_care_id_system, "https://fhir.example.nhs.uk/X99/Id/episodeofcare");
+
+  // A source with its own systems keeps them.
+  Source named = *la;
+  named.record_id_system = "https://la.example/Id/person";
+  named.resource_id_system_prefix = "https://la.example/Id/";
+  info = ToCsvSourceInfo(named);
+  EXPECT_EQ(info.patient_id_system, "https://la.example/Id/person");
+  EXPECT_EQ(info.encounter_id_system, "https://la.example/Id/encounter");
+  EXPECT_EQ(info.episode_of_care_id_system, "https://la.example/Id/episodeofcare");
+
+  // The mapping of the registry maps an extract.
+  auto mapped = csv::MapCsvToFhir("PersonRef,Surname,ServiceCode\r\nASC1,Hall,HC\r\n", *la->csv,
+                                  ToCsvSourceInfo(*la));
+  ASSERT_TRUE(mapped.ok()) << mapped.status().ToString();
+  ASSERT_EQ(mapped->records.size(), 1u);
+  EXPECT_NE(mapped->records[0].bundle_json.find(
+                "Patient?identifier=https://fhir.example.nhs.uk/X99/Id/patient|ASC1"),
+            std::string::npos);
 }
 
 TEST(SourceRegistryTest, ErrorsNameTheProblem) {
@@ -74,6 +133,14 @@ TEST(SourceRegistryTest, ErrorsNameTheProblem) {
             "source registry: sources[0] has no \"id\"");
   EXPECT_EQ(ParseSourceRegistry(R"({"sources":[{"id":"a"},{"id":"a"}]})").status().message(),
             "source registry: sources[1]: duplicate id a");
+  EXPECT_EQ(
+      ParseSourceRegistry(
+          R"({"sources":[{"id":"a"},{"id":"la","format":"csv","csv":{"columns":[]}}]})")
+          .status()
+          .message(),
+      "source registry: sources[1] (la): csv mapping: no \"record_id_column\"");
+  EXPECT_EQ(ParseSourceRegistry(R"({"sources":[{"id":"la","csv":"PersonRef"}]})").status().message(),
+            "source registry: sources[0] (la): csv mapping: not a JSON object");
 }
 
 }  // namespace
