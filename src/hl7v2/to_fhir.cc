@@ -1300,8 +1300,10 @@ Result<StaleCheck> DropStaleEntries(std::string_view bundle_json,
     return out;
   }
   auto& a = doc.GetAllocator();
-  std::map<std::string, std::string> moved;  // dropped fullUrl -> stored "Type/id"
-  std::vector<bool> keep(entries->Size(), true);
+  // Pass 1: what is stored for each entry, and where the server will point
+  // references to it (a conditional PUT updates the stored resource).
+  std::vector<std::optional<JsonDoc>> stored(entries->Size());
+  std::map<std::string, std::string> resolved;  // fullUrl -> stored "Type/id"
   int provenance = -1;
   for (rapidjson::SizeType i = 0; i < entries->Size(); ++i) {
     const Json& e = (*entries)[i];
@@ -1316,23 +1318,71 @@ Result<StaleCheck> DropStaleEntries(std::string_view bundle_json,
       provenance = static_cast<int>(i);
       continue;
     }
-    size_t q = url.find('?');
-    if (q == std::string::npos) continue;
-    ASSIGN_OR_RETURN(std::optional<std::string> current, lookup(type, url.substr(q + 1)));
+    std::string query;
+    if (size_t q = url.find('?'); q != std::string::npos) {
+      query = url.substr(q + 1);
+    } else if (fhir::StringMember(*req, "method") == "PUT" && url.rfind(type + "/", 0) == 0) {
+      query = "_id=" + url.substr(type.size() + 1);
+    } else {
+      continue;  // a create: nothing stored to compare with
+    }
+    ASSIGN_OR_RETURN(std::optional<std::string> current, lookup(type, query));
     if (!current) continue;
-    ASSIGN_OR_RETURN(JsonDoc stored, fhir::ParseJson(*current));
-    auto stored_t = Millis(MessageTimeOf(stored));
-    auto incoming_t = Millis(MessageTimeOf(*res));
-    const Json* sm = fhir::Member(stored, "meta");
-    const Json* im = fhir::Member(*res, "meta");
+    ASSIGN_OR_RETURN(JsonDoc parsed, fhir::ParseJson(*current));
+    resolved[std::string(fhir::StringMember(e, "fullUrl"))] =
+        type + "/" + std::string(fhir::StringMember(parsed, "id"));
+    stored[i] = std::move(parsed);
+  }
+  // References inside the Bundle as the server will store them.
+  std::function<void(Json&, const std::map<std::string, std::string>&)> rewrite =
+      [&](Json& v, const std::map<std::string, std::string>& to) {
+        if (v.IsObject()) {
+          // Indexed: clang rejects RapidJSON 1.1's member-iterator comparison
+          // in C++20 (ambiguous reversed operator).
+          for (rapidjson::SizeType k = 0; k < v.MemberCount(); ++k) {
+            auto& m = *(v.MemberBegin() + k);
+            if (m.name == "reference" && m.value.IsString()) {
+              auto it = to.find(std::string(fhir::AsView(m.value)));
+              if (it != to.end())
+                m.value.SetString(it->second.c_str(),
+                                  static_cast<rapidjson::SizeType>(it->second.size()), a);
+            } else {
+              rewrite(m.value, to);
+            }
+          }
+        } else if (v.IsArray()) {
+          for (Json& x : v.GetArray()) rewrite(x, to);
+        }
+      };
+  // Pass 2: drop what is older, a resend, or already says the same.
+  std::map<std::string, std::string> moved;  // dropped fullUrl -> stored "Type/id"
+  std::vector<bool> keep(entries->Size(), true);
+  for (rapidjson::SizeType i = 0; i < entries->Size(); ++i) {
+    if (!stored[i]) continue;
+    const Json& e = (*entries)[i];
+    const Json& res = e["resource"];
+    const JsonDoc& current = *stored[i];
+    auto stored_t = Millis(MessageTimeOf(current));
+    auto incoming_t = Millis(MessageTimeOf(res));
+    const Json* sm = fhir::Member(current, "meta");
+    const Json* im = fhir::Member(res, "meta");
     std::string_view stored_source = sm ? fhir::StringMember(*sm, "source") : "";
-    bool same_message =
-        !stored_source.empty() && im && fhir::StringMember(*im, "source") == stored_source;
+    // A message is identified by its source's id for it and its time.
+    bool same_message = stored_t && incoming_t && *stored_t == *incoming_t &&
+                        !stored_source.empty() && im &&
+                        fhir::StringMember(*im, "source") == stored_source;
     bool older = stored_t && incoming_t && *stored_t > *incoming_t;
-    if (older || same_message || SameFacts(stored, *res)) {
+    bool same_facts = false;
+    if (!older && !same_message) {
+      Json incoming(res, a);
+      rewrite(incoming, resolved);
+      same_facts = SameFacts(current, incoming);
+    }
+    if (older || same_message || same_facts) {
       keep[i] = false;
       moved[std::string(fhir::StringMember(e, "fullUrl"))] =
-          type + "/" + std::string(fhir::StringMember(stored, "id"));
+          std::string(fhir::StringMember(res, "resourceType")) + "/" +
+          std::string(fhir::StringMember(current, "id"));
     }
   }
   // Provenance: only kept targets; dropped when none is left.
@@ -1354,26 +1404,6 @@ Result<StaleCheck> DropStaleEntries(std::string_view bundle_json,
       }
     }
   }
-  // Point references at what is stored.
-  std::function<void(Json&)> rewrite = [&](Json& v) {
-    if (v.IsObject()) {
-      // Indexed: clang rejects RapidJSON 1.1's member-iterator comparison
-      // in C++20 (ambiguous reversed operator).
-      for (rapidjson::SizeType k = 0; k < v.MemberCount(); ++k) {
-        auto& m = *(v.MemberBegin() + k);
-        if (m.name == "reference" && m.value.IsString()) {
-          auto it = moved.find(std::string(fhir::AsView(m.value)));
-          if (it != moved.end())
-            m.value.SetString(it->second.c_str(),
-                              static_cast<rapidjson::SizeType>(it->second.size()), a);
-        } else {
-          rewrite(m.value);
-        }
-      }
-    } else if (v.IsArray()) {
-      for (Json& x : v.GetArray()) rewrite(x);
-    }
-  };
   std::string body = R"({"resourceType":"Bundle","type":"transaction")";
   std::string list;
   for (rapidjson::SizeType i = 0; i < entries->Size(); ++i) {
@@ -1383,7 +1413,7 @@ Result<StaleCheck> DropStaleEntries(std::string_view bundle_json,
     }
     ++out.kept;
     Json& e = (*const_cast<Json*>(entries))[i];
-    rewrite(e);
+    rewrite(e, moved);  // references to dropped entries: to what is stored
     if (!list.empty()) list += ",";
     list += fhir::ToJsonKeepingNumbers(e, texts, "/entry/" + std::to_string(i));
   }

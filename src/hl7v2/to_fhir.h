@@ -123,15 +123,17 @@ struct StaleCheck {
   int kept = 0;
   int dropped = 0;
 };
-// Removes every entry whose stored counterpart is newer by
-// kMessageTimeExtension, comes from the same message (equal, non-empty
-// meta.source), or already says the same thing (equal apart from id, meta
-// and the message time): resends, out-of-order older messages and
-// unchanged facts (a practice's Organization in every Bundle) then change
-// nothing. Works on any transaction Bundle of conditional PUTs; entries
-// without a conditional url are kept. References
-// to a dropped entry's fullUrl are pointed at the stored resource; the
-// Provenance keeps only kept targets and is dropped with the last of them.
+// Removes every entry whose stored counterpart (found by the entry's
+// conditional url, or by id for a PUT Type/id) is newer by
+// kMessageTimeExtension, comes from the same message (equal meta.source and
+// message time), or already says the same thing: equal JSON apart from id,
+// meta and the message time, once the Bundle's references are pointed where
+// the server will point them. Resends, out-of-order older messages and
+// unchanged facts (a practice's Organization in every Bundle, a repeated
+// extract) then change nothing. References to a dropped entry are pointed at
+// the stored resource; the Provenance keeps only kept targets and is dropped
+// with the last of them. Works on any transaction Bundle; creates (POST) are
+// always kept.
 // Errors: the lookup's errors; kIncorrect when an entry lacks a resource or
 // a request.
 Result<StaleCheck> DropStaleEntries(std::string_view bundle_json,
