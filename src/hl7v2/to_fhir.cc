@@ -1287,6 +1287,27 @@ bool SameFacts(const Json& stored, const Json& incoming) {
   return true;
 }
 
+// Patient.link is the record's own (merges set it: ingest/merge.h), not
+// something a message says: a Patient from a message keeps the stored links,
+// and a record replaced by another stays inactive.
+void KeepRecordLinks(const Json& stored, Json& incoming, JsonDoc::AllocatorType& a) {
+  if (fhir::StringMember(incoming, "resourceType") != "Patient") return;
+  const Json* links = fhir::Member(stored, "link");
+  if (links == nullptr || !links->IsArray() || links->Empty()) return;
+  if (fhir::Member(incoming, "link") == nullptr) {
+    incoming.AddMember("link", Json(*links, a), a);
+  }
+  bool replaced = false;
+  for (const Json& l : links->GetArray()) replaced |= fhir::StringMember(l, "type") == "replaced-by";
+  if (replaced) {
+    if (Json* active = const_cast<Json*>(fhir::Member(incoming, "active")); active != nullptr) {
+      active->SetBool(false);
+    } else {
+      incoming.AddMember("active", false, a);
+    }
+  }
+}
+
 }  // namespace
 
 Result<StaleCheck> DropStaleEntries(std::string_view bundle_json,
@@ -1359,9 +1380,10 @@ Result<StaleCheck> DropStaleEntries(std::string_view bundle_json,
   std::vector<bool> keep(entries->Size(), true);
   for (rapidjson::SizeType i = 0; i < entries->Size(); ++i) {
     if (!stored[i]) continue;
-    const Json& e = (*entries)[i];
-    const Json& res = e["resource"];
+    Json& e = (*const_cast<Json*>(entries))[i];
+    Json& res = e["resource"];
     const JsonDoc& current = *stored[i];
+    KeepRecordLinks(current, res, a);
     auto stored_t = Millis(MessageTimeOf(current));
     auto incoming_t = Millis(MessageTimeOf(res));
     const Json* sm = fhir::Member(current, "meta");
@@ -1371,7 +1393,12 @@ Result<StaleCheck> DropStaleEntries(std::string_view bundle_json,
     bool same_message = stored_t && incoming_t && *stored_t == *incoming_t &&
                         !stored_source.empty() && im &&
                         fhir::StringMember(*im, "source") == stored_source;
-    bool older = stored_t && incoming_t && *stored_t > *incoming_t;
+    // Two messages with the same time: the larger meta.source wins, so the
+    // outcome is the same in whatever order they come (idempotent re-runs).
+    std::string_view incoming_source = im ? fhir::StringMember(*im, "source") : "";
+    bool older = stored_t && incoming_t &&
+                 (*stored_t > *incoming_t ||
+                  (*stored_t == *incoming_t && incoming_source < stored_source));
     bool same_facts = false;
     if (!older && !same_message) {
       Json incoming(res, a);

@@ -125,7 +125,8 @@ struct StaleCheck {
 };
 // Removes every entry whose stored counterpart (found by the entry's
 // conditional url, or by id for a PUT Type/id) is newer by
-// kMessageTimeExtension, comes from the same message (equal meta.source and
+// kMessageTimeExtension (equal times: the larger meta.source is the newer, so
+// the result does not depend on arrival order), comes from the same message (equal meta.source and
 // message time), or already says the same thing: equal JSON apart from id,
 // meta and the message time, once the Bundle's references are pointed where
 // the server will point them. Resends, out-of-order older messages and
@@ -133,7 +134,8 @@ struct StaleCheck {
 // extract) then change nothing. References to a dropped entry are pointed at
 // the stored resource; the Provenance keeps only kept targets and is dropped
 // with the last of them. Works on any transaction Bundle; creates (POST) are
-// always kept.
+// always kept. A kept Patient keeps the stored Patient.link (merges set it)
+// and, when it was replaced by another record, stays inactive.
 // Errors: the lookup's errors; kIncorrect when an entry lacks a resource or
 // a request.
 Result<StaleCheck> DropStaleEntries(std::string_view bundle_json,

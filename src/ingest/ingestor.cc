@@ -7,9 +7,11 @@
 #include <exception>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include "base/ids.h"
+#include "csv/to_fhir.h"
 #include "fhir/json.h"
 #include "hl7v2/message.h"
 #include "ingest/fhir_source.h"
@@ -50,15 +52,17 @@ std::vector<Finding> FromHl7(const std::vector<hl7v2::Finding>& in) {
   return out;
 }
 
-// The cheap partition key of an HL7 message: MSH-4 and PID-3 as sent (no
-// parsing, no unescaping), so one patient's messages go to one worker in
-// file order. Messages without PID share the empty key.
-std::string Hl7PartitionKey(std::string_view er7) {
-  size_t pid = er7.find("\rPID|");
-  if (pid == std::string_view::npos) pid = er7.find("\nPID|");
-  if (pid == std::string_view::npos) return {};
-  size_t at = pid + 5;
-  for (int field = 1; field < 3; ++field) {
+// The first component of field `field` of the first `segment` ("PID", 3) as
+// sent: no parsing, no unescaping; "" when absent.
+std::string RawField(std::string_view er7, std::string_view segment, int field) {
+  size_t at = std::string_view::npos;
+  for (char sep : {'\r', '\n'}) {
+    std::string head = std::string(1, sep) + std::string(segment) + "|";
+    at = std::min(at, er7.find(head));
+  }
+  if (at == std::string_view::npos) return {};
+  at += segment.size() + 2;
+  for (int f = 1; f < field; ++f) {
     size_t bar = er7.find('|', at);
     if (bar == std::string_view::npos) return {};
     at = bar + 1;
@@ -66,6 +70,32 @@ std::string Hl7PartitionKey(std::string_view er7) {
   size_t end = er7.find_first_of("|^~\r\n", at);
   if (end == std::string_view::npos) end = er7.size();
   return std::string(er7.substr(at, end - at));
+}
+
+// Partition keys for a file of HL7 messages: the patient (PID-3), with the
+// two records of a merge (PID-3 and MRG-1) joined into one key, so that all
+// messages about a patient and its merges go to one worker in file order.
+std::vector<std::string> Hl7PartitionKeys(const std::vector<std::string_view>& messages) {
+  std::unordered_map<std::string, std::string> parent;
+  std::function<std::string(const std::string&)> find = [&](const std::string& k) {
+    auto it = parent.find(k);
+    if (it == parent.end() || it->second == k) return k;
+    std::string root = find(it->second);
+    parent[k] = root;
+    return root;
+  };
+  std::vector<std::string> keys;
+  keys.reserve(messages.size());
+  for (std::string_view m : messages) {
+    keys.push_back(RawField(m, "PID", 3));
+    std::string merged = RawField(m, "MRG", 1);
+    if (!merged.empty() && !keys.back().empty()) {
+      std::string a = find(keys.back()), b = find(merged);
+      if (a != b) parent[a] = b;
+    }
+  }
+  for (std::string& k : keys) k = find(k);
+  return keys;
 }
 
 // The source a stored resource came from: meta.source up to '#'.
@@ -431,10 +461,27 @@ ItemOutcome Ingestor::IngestFhir(const Source& source, std::string_view bundle_j
 }
 
 struct Ingestor::Item {
-  std::string_view text;  // the bytes of this item as received
+  std::string_view text;  // the bytes of this item as received (CSV: its Bundle)
   int line = 0;           // FHIR NDJSON: 1-based line
   std::string key;        // items with the same key are taken in order by one worker
+  const csv::CsvRecord* record = nullptr;  // CSV: the mapped record
 };
+
+ItemOutcome Ingestor::IngestCsvRecord(const Source& source, const std::string& record_id,
+                                      std::string_view bundle_json,
+                                      const std::vector<csv::Finding>& findings, bool replay) {
+  ItemOutcome out;
+  out.record = record_id;
+  for (const csv::Finding& f : findings) out.findings.push_back({f.location, f.code, f.message});
+  try {
+    out.status = WriteBundle(source.id, record_id, std::string(bundle_json), out);
+  } catch (const std::exception& e) {
+    out.status = Status::Fault(std::string("ingest failed: ") + e.what());
+  }
+  // Held as its Bundle: the rows it came from are one record of the extract.
+  Record(source.id, "csv-record", bundle_json, replay, out);
+  return out;
+}
 
 Result<BatchReport> Ingestor::IngestText(const Source& source, std::string_view text,
                                          const IngestOptions& options) {
@@ -442,10 +489,11 @@ Result<BatchReport> Ingestor::IngestText(const Source& source, std::string_view 
   report.source_id = source.id;
   report.format = source.format;
   std::vector<Item> items;
+  csv::CsvMapped mapped_csv;  // CSV: the records the items point into
   if (source.format == "hl7v2") {
-    for (std::string_view m : hl7v2::SplitMessages(text)) {
-      items.push_back({m, 0, Hl7PartitionKey(m)});
-    }
+    std::vector<std::string_view> messages = hl7v2::SplitMessages(text);
+    std::vector<std::string> keys = Hl7PartitionKeys(messages);
+    for (size_t i = 0; i < messages.size(); ++i) items.push_back({messages[i], 0, keys[i]});
   } else if (source.format == "fhir") {
     // One Bundle (possibly pretty-printed), or NDJSON: one per line.
     std::string_view trimmed = text;
@@ -469,19 +517,55 @@ Result<BatchReport> Ingestor::IngestText(const Source& source, std::string_view 
         begin = end + 1;
       }
     }
+  } else if (source.format == "csv" && source.csv) {
+    csv::CsvSourceInfo info = ToCsvSourceInfo(source);
+    info.extract_time = FormatInstant(clock_.Now());
+    auto m = csv::MapCsvToFhir(text, *source.csv, info);
+    if (!m.ok()) {
+      // Nothing of it can be taken: hold it whole.
+      ItemOutcome whole;
+      whole.status = m.status();
+      if (!options.replay) Record(source.id, "csv", text, false, whole);
+      return m.status();
+    }
+    mapped_csv = std::move(*m);
+    for (const csv::CsvRecord& r : mapped_csv.records) {
+      items.push_back({r.bundle_json, r.first_row, r.record_id, &r});
+    }
+    // Rows that name no record: rejected, reported, not replayable.
+    for (const csv::Finding& f : mapped_csv.findings_without_record) {
+      ItemOutcome row;
+      row.record = f.location;
+      row.status = Status::Incorrect(f.location + ": " + f.message);
+      row.findings.push_back({f.location, f.code, f.message});
+      if (journal_ != nullptr) {
+        (void)journal_->Count(source.id, {.received = 1, .rejected = 1});
+        (void)journal_->AddFindings(source.id, row.record, row.findings,
+                                    FormatInstant(clock_.Now()));
+      }
+      report.Add(row);
+    }
   } else {
     return Status::Unsupported("source " + source.id + " has format '" + source.format +
-                               "'; lhcr ingests hl7v2, fhir and csv");
+                               "'" + (source.format == "csv" ? " but no column mapping" : "") +
+                               "; lhcr ingests hl7v2, fhir and csv (with a mapping)");
   }
-  if (items.empty()) return Status::Incorrect("no messages or records in the body");
+  if (items.empty() && report.items == 0) {
+    return Status::Incorrect("no messages or records in the body");
+  }
 
   std::vector<ItemOutcome> outcomes(items.size());
   std::atomic<size_t> done_bytes{0};
   auto run = [&](size_t i) {
     const Item& item = items[i];
-    outcomes[i] = source.format == "hl7v2"
-                      ? IngestHl7(item.text, &source, options.replay)
-                      : IngestFhir(source, item.text, item.line, options.replay);
+    if (item.record != nullptr) {
+      outcomes[i] = IngestCsvRecord(source, item.record->record_id, item.text,
+                                    item.record->findings, options.replay);
+    } else if (source.format == "hl7v2") {
+      outcomes[i] = IngestHl7(item.text, &source, options.replay);
+    } else {
+      outcomes[i] = IngestFhir(source, item.text, item.line, options.replay);
+    }
     done_bytes += item.text.size();
   };
   const size_t threads =
@@ -541,12 +625,13 @@ Result<BatchReport> Ingestor::Replay(int64_t quarantine_id) {
     ItemOutcome o = IngestHl7(item.body, source, /*replay=*/true);
     report.Add(o);
     report.acks.push_back(o.ack);
+  } else if (source == nullptr) {
+    return Status::Precondition("quarantined item " + std::to_string(quarantine_id) +
+                                " names source '" + item.source_id + "', which is not registered");
+  } else if (item.format == "csv-record") {
+    report.Add(IngestCsvRecord(*source, "quarantine " + std::to_string(quarantine_id), item.body,
+                               {}, /*replay=*/true));
   } else {
-    if (source == nullptr) {
-      return Status::Precondition("quarantined item " + std::to_string(quarantine_id) +
-                                  " names source '" + item.source_id +
-                                  "', which is not registered");
-    }
     IngestOptions options;
     options.replay = true;
     ASSIGN_OR_RETURN(report, IngestText(*source, item.body, options));

@@ -35,6 +35,7 @@
 #include "base/ids.h"
 #include "base/status.h"
 #include "base/time.h"
+#include "csv/to_fhir.h"
 #include "hl7v2/ack.h"
 #include "hl7v2/to_fhir.h"
 #include "ingest/journal.h"
@@ -117,6 +118,9 @@ class Ingestor {
   ItemOutcome IngestHl7(std::string_view er7, const Source* expected, bool replay);
   ItemOutcome IngestFhir(const Source& source, std::string_view bundle_json, int line,
                          bool replay);
+  ItemOutcome IngestCsvRecord(const Source& source, const std::string& record_id,
+                              std::string_view bundle_json,
+                              const std::vector<csv::Finding>& findings, bool replay);
   // Stale check + write under the patient's lock, then quality checks.
   Status WriteBundle(const std::string& source_id, const std::string& lock_key,
                      const std::string& bundle_json, ItemOutcome& out);

@@ -32,7 +32,7 @@ uint16_t PortAfter(std::string_view line, std::string_view prefix) {
 }
 
 std::unique_ptr<LhcrProcess> LhcrProcess::Start(const std::vector<std::string>& args,
-                                                std::string* error) {
+                                                std::string* error, bool with_stderr) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     *error = std::string("pipe: ") + std::strerror(errno);
@@ -59,6 +59,7 @@ std::unique_ptr<LhcrProcess> LhcrProcess::Start(const std::vector<std::string>& 
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     dup2(fds[1], STDOUT_FILENO);
+    if (with_stderr) dup2(fds[1], STDERR_FILENO);
     for (int fd = 3; fd < 4096; ++fd) close(fd);
     execv(argv[0], argv.data());
     _exit(127);

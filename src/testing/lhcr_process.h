@@ -31,8 +31,9 @@ uint16_t PortAfter(std::string_view line, std::string_view prefix);
 class LhcrProcess {
  public:
   // Starts `lhcr args...`; nullptr (and a reason in *error) if it cannot.
+  // With `with_stderr`, its stderr goes to the same pipe as its stdout.
   static std::unique_ptr<LhcrProcess> Start(const std::vector<std::string>& args,
-                                            std::string* error);
+                                            std::string* error, bool with_stderr = false);
   // `lhcr serve ARGS --listen 127.0.0.1:0` until it prints its first line
   // ("lhcr serving http://127.0.0.1:PORT/fhir ..."); nullptr and a reason if
   // it does not within 30 s.
