@@ -6,7 +6,7 @@
 //     parses to the same fields;
 //   - every Bundle the mapper makes (with the mapping lhcr synth writes for
 //     its social care source, on the input as it is and after that source's
-//     header line) is valid FHIR R4, and DropUnchangedEntries with nothing
+//     header line) is valid FHIR R4, and DropStaleEntries with nothing
 //     stored keeps every entry.
 #include <cstddef>
 #include <cstdint>
@@ -136,12 +136,12 @@ void CheckMapped(std::string_view text, const CsvMapping& mapping) {
       Check(false, "mapped Bundle is not valid R4",
             lhcr::fhir::ToString(issue) + "\n" + r.bundle_json);
     }
-    CurrentResourceLookup none = [](const std::string&, const std::string&)
+    lhcr::hl7v2::CurrentResourceLookup none = [](const std::string&, const std::string&)
         -> lhcr::Result<std::optional<std::string>> { return std::optional<std::string>(); };
-    auto kept = DropUnchangedEntries(r.bundle_json, none);
-    Check(kept.ok(), "DropUnchangedEntries failed", kept.status().ToString());
-    Check(kept->dropped == 0 && kept->bundle_json == r.bundle_json,
-          "DropUnchangedEntries changed a Bundle with nothing stored", kept->bundle_json);
+    auto kept = lhcr::hl7v2::DropStaleEntries(r.bundle_json, none);
+    Check(kept.ok(), "DropStaleEntries failed", kept.status().ToString());
+    Check(kept->dropped == 0, "DropStaleEntries dropped an entry with nothing stored",
+          kept->bundle_json);
   }
 }
 

@@ -29,11 +29,11 @@
 // the last row wins) and rejected-row (a row that cannot be used: skipped).
 //
 // Applying a Bundle twice writes every resource twice (a PUT is a new
-// version). DropUnchangedEntries removes the entries whose stored
+// version). hl7v2::DropStaleEntries removes the entries whose stored
 // counterpart already says the same, so that a daily full extract only
-// writes what changed. Use it, not hl7v2::DropStaleEntries, on these
-// Bundles: meta.source names the record, not an extract, so "from the same
-// message" would hold for every later extract and drop changed facts.
+// writes what changed. (meta.source names the record, not an extract, and
+// these Bundles carry no message time, so its "same message" rule, which
+// needs equal message times, never applies to them.)
 //
 // All functions are pure (no I/O, no clock) and safe to call from several
 // threads at once.
@@ -150,23 +150,5 @@ struct CsvMapped {
 // when the rows do not have one field per mapped column.
 Result<CsvMapped> MapCsvToFhir(std::string_view text, const CsvMapping& mapping,
                                const CsvSourceInfo& source);
-
-// Reads the stored resource for a conditional query, as hl7v2 defines it.
-using CurrentResourceLookup = hl7v2::CurrentResourceLookup;
-
-struct UnchangedCheck {
-  std::string bundle_json;  // the Bundle without unchanged entries
-  int kept = 0;
-  int dropped = 0;
-};
-// Removes every entry whose stored counterpart (found by the entry's
-// conditional URL, or "_id" for a PUT by id) is the same resource: equal
-// JSON once id, meta.versionId and meta.lastUpdated are set aside and the
-// Bundle's references are pointed where the server would point them. The
-// Provenance is dropped when every other entry is. References to a dropped
-// entry are pointed at the stored resource ("Patient/<id>"). Errors: the
-// lookup's errors; kIncorrect when `bundle_json` is not a transaction Bundle.
-Result<UnchangedCheck> DropUnchangedEntries(std::string_view bundle_json,
-                                            const CurrentResourceLookup& lookup);
 
 }  // namespace lhcr::csv
