@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <functional>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -645,32 +644,41 @@ void RecordMapper::MapPatient(const Row& row) {
 
 void RecordMapper::MapEvent(const Row& row) {
   std::string id, category, code, display, start_raw, end_raw, quantity_raw;
-  size_t id_col = 0, category_col = 0, code_col = 0, start_col = 0, end_col = 0, quantity_col = 0;
+  // Without an event identifier column, findings about the event's key name
+  // the record id column.
+  size_t id_col = l_.record_id;
+  size_t category_col = 0, code_col = 0, start_col = 0, end_col = 0, quantity_col = 0;
   bool any = false;
   for (const auto& [col, target] : l_.event) {
     std::string v = CleanText(row.fields[col]);
     if (!v.empty()) any = true;
     switch (target) {
       case Target::kEventId:
-        id = v, id_col = col;
+        id = v;
+        id_col = col;
         break;
       case Target::kEventCategory:
-        category = Code(v), category_col = col;
+        category = Code(v);
+        category_col = col;
         break;
       case Target::kEventCode:
-        code = Code(v), code_col = col;
+        code = Code(v);
+        code_col = col;
         break;
       case Target::kEventCodeDisplay:
         display = v;
         break;
       case Target::kEventStart:
-        start_raw = v, start_col = col;
+        start_raw = v;
+        start_col = col;
         break;
       case Target::kEventEnd:
-        end_raw = v, end_col = col;
+        end_raw = v;
+        end_col = col;
         break;
       case Target::kEventQuantity:
-        quantity_raw = v, quantity_col = col;
+        quantity_raw = v;
+        quantity_col = col;
         break;
       default:
         break;
