@@ -9,7 +9,6 @@
 //   BM_CsvMapToFhir    MapCsvToFhir on the extract (parse, group, map, one
 //                      Bundle a record, serialised), records/s and rows/s.
 #include <benchmark/benchmark.h>
-
 #include <unistd.h>
 
 #include <cstring>
@@ -29,8 +28,8 @@ namespace fs = std::filesystem;
 using namespace lhcr::csv;
 
 struct Extract {
-  std::string text;     // the extract as synth writes it
-  std::string big;      // header + its rows repeated to about 4 MB
+  std::string text;  // the extract as synth writes it
+  std::string big;   // header + its rows repeated to about 4 MB
   CsvMapping mapping;
   std::string error;
 };
@@ -80,8 +79,8 @@ void BM_CsvParse(benchmark::State& state) {
     benchmark::DoNotOptimize(t);
   }
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(x.big.size()));
-  state.counters["rows/s"] = benchmark::Counter(static_cast<double>(rows),
-                                                benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["rows/s"] =
+      benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_CsvParse)->Unit(benchmark::kMillisecond);
 
@@ -128,8 +127,8 @@ void BM_CsvMapToFhir(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(records));
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(x.text.size()));
-  state.counters["rows/s"] = benchmark::Counter(static_cast<double>(rows),
-                                                benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["rows/s"] =
+      benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_CsvMapToFhir)->Unit(benchmark::kMillisecond);
 

@@ -117,8 +117,7 @@ void CheckTable(std::string_view text, const Dialect& d) {
 }
 
 void CheckMapped(std::string_view text, const CsvMapping& mapping) {
-  static const std::shared_ptr<const lhcr::fhir::Validator> validator =
-      lhcr::fhir::Validator::R4();
+  static const std::shared_ptr<const lhcr::fhir::Validator> validator = lhcr::fhir::Validator::R4();
   CsvSourceInfo source;
   source.source_id = "la-x99";
   source.ods_code = "X99";
@@ -136,8 +135,10 @@ void CheckMapped(std::string_view text, const CsvMapping& mapping) {
       Check(false, "mapped Bundle is not valid R4",
             lhcr::fhir::ToString(issue) + "\n" + r.bundle_json);
     }
-    lhcr::hl7v2::CurrentResourceLookup none = [](const std::string&, const std::string&)
-        -> lhcr::Result<std::optional<std::string>> { return std::optional<std::string>(); };
+    lhcr::hl7v2::CurrentResourceLookup none =
+        [](const std::string&, const std::string&) -> lhcr::Result<std::optional<std::string>> {
+      return std::optional<std::string>();
+    };
     auto kept = lhcr::hl7v2::DropStaleEntries(r.bundle_json, none);
     Check(kept.ok(), "DropStaleEntries failed", kept.status().ToString());
     Check(kept->dropped == 0, "DropStaleEntries dropped an entry with nothing stored",

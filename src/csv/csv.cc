@@ -93,7 +93,8 @@ Status Parser::QuotedField(size_t column, std::string* field) {
   field->clear();
   for (;;) {
     const void* q = std::memchr(t_.data() + i_, d_.quote, n - i_);
-    const size_t end = q == nullptr ? n : static_cast<size_t>(static_cast<const char*>(q) - t_.data());
+    const size_t end =
+        q == nullptr ? n : static_cast<size_t>(static_cast<const char*>(q) - t_.data());
     std::string_view span = t_.substr(i_, end - i_);
     if (span.find('\0') != std::string_view::npos) {
       // Count the lines up to the NUL so that the error names its line.
@@ -110,18 +111,18 @@ Status Parser::QuotedField(size_t column, std::string* field) {
         ++line_;
     }
     if (field->size() + span.size() > l_.max_field_bytes) {
-      return Error(open_line, column,
-                   "field longer than the limit of " + std::to_string(l_.max_field_bytes) +
-                       " bytes");
+      return Error(
+          open_line, column,
+          "field longer than the limit of " + std::to_string(l_.max_field_bytes) + " bytes");
     }
     field->append(span);
     i_ = end;
     if (i_ >= n) return Error(open_line, column, "quoted field not closed before the end");
     if (i_ + 1 < n && t_[i_ + 1] == d_.quote) {  // a doubled quote is one quote
       if (field->size() + 1 > l_.max_field_bytes) {
-        return Error(open_line, column,
-                     "field longer than the limit of " + std::to_string(l_.max_field_bytes) +
-                         " bytes");
+        return Error(
+            open_line, column,
+            "field longer than the limit of " + std::to_string(l_.max_field_bytes) + " bytes");
       }
       field->push_back(d_.quote);
       i_ += 2;
@@ -202,8 +203,8 @@ Result<Table> Parser::Run() {
                        std::to_string(table_.columns));
     }
     if (table_.rows.size() >= l_.max_rows) {
-      return Status::Incorrect("CSV line " + std::to_string(start_line) + ": more than the limit of " +
-                               std::to_string(l_.max_rows) + " rows");
+      return Status::Incorrect("CSV line " + std::to_string(start_line) +
+                               ": more than the limit of " + std::to_string(l_.max_rows) + " rows");
     }
     Row row;
     row.record = static_cast<int>(table_.rows.size()) + 1;

@@ -48,7 +48,7 @@ struct Dialect {
 // Limits that keep hostile input from exhausting memory. Exceeding one is
 // kIncorrect naming the limit and where it was exceeded.
 struct Limits {
-  size_t max_bytes = size_t{1} << 30;       // the whole text (never above 2^31 - 2)
+  size_t max_bytes = size_t{1} << 30;        // the whole text (never above 2^31 - 2)
   size_t max_field_bytes = size_t{1} << 20;  // one field, after unquoting
   size_t max_columns = 1000;                 // fields per record
   size_t max_rows = 10'000'000;              // data records (the header not counted)

@@ -107,7 +107,8 @@ std::string CleanText(std::string_view in) {
     }
     size_t n = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
     bool ok = n > 0 && i + n <= in.size();
-    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(in[i + k]) & 0xC0) == 0x80;
+    for (size_t k = 1; ok && k < n; ++k)
+      ok = (static_cast<unsigned char>(in[i + k]) & 0xC0) == 0x80;
     if (ok && n == 2 && c < 0xC2) ok = false;  // overlong
     if (ok && n == 3) {
       unsigned char c1 = static_cast<unsigned char>(in[i + 1]);
@@ -418,7 +419,7 @@ struct Layout {
   std::vector<std::pair<size_t, Target>> patient;  // in mapping order
   std::vector<std::pair<size_t, Target>> event;
   std::vector<std::string> names;  // table column -> name for locations
-  std::string category_system;  // code systems of the coded event columns
+  std::string category_system;     // code systems of the coded event columns
   std::string code_system;
   bool has_event_id = false;
   bool has_category = false;
@@ -636,8 +637,8 @@ void RecordMapper::MapPatient(const Row& row) {
     b_.Put(p, "address", std::move(addresses));
   }
   b_.Put(p, "managingOrganization", b_.OrgRef(s_.ods_code));
-  const std::string query = "identifier=" + PercentEncode(s_.patient_id_system) + "|" +
-                            PercentEncode(out_.record_id);
+  const std::string query =
+      "identifier=" + PercentEncode(s_.patient_id_system) + "|" + PercentEncode(out_.record_id);
   patient_url_ = Add("Patient", "Patient?" + query,
                      "Patient|" + s_.patient_id_system + "|" + out_.record_id, std::move(p));
 }
@@ -699,8 +700,7 @@ void RecordMapper::MapEvent(const Row& row) {
     }
   }
   const bool episode = type == "EpisodeOfCare";
-  const std::string& id_system =
-      episode ? s_.episode_of_care_id_system : s_.encounter_id_system;
+  const std::string& id_system = episode ? s_.episode_of_care_id_system : s_.encounter_id_system;
   if (id.empty()) {
     // Keyed by what the row says, so that the same row in the next extract
     // finds the same resource.
@@ -781,8 +781,7 @@ void RecordMapper::MapEvent(const Row& row) {
     b_.Put(e, "type", std::move(types));
   }
   if (!episode && !category.empty()) {
-    b_.Put(e, "serviceType",
-           b_.Concept(b_.Coding(l_.category_system, category)));
+    b_.Put(e, "serviceType", b_.Concept(b_.Coding(l_.category_system, category)));
   }
   b_.Put(e, episode ? "patient" : "subject", b_.Ref(patient_url_));
   Json period = b_.Obj();
@@ -1003,8 +1002,7 @@ Result<CsvMapping> ParseCsvMapping(std::string_view json) {
   }
   if (rid->field != "patient.identifier.local") {
     return Status::Incorrect("csv mapping: record_id_column '" + m.record_id_column +
-                             "' is mapped to '" + rid->field +
-                             "', not patient.identifier.local");
+                             "' is mapped to '" + rid->field + "', not patient.identifier.local");
   }
   ASSIGN_OR_RETURN(m.local_codes, StringMap(o, "local_codes"));
   ASSIGN_OR_RETURN(m.event_types, StringMap(o, "event_types"));
@@ -1019,10 +1017,10 @@ Result<CsvMapping> ParseCsvMapping(std::string_view json) {
 
 CsvSourceInfo CsvSourceInfo::WithDefaults() const {
   CsvSourceInfo s = *this;
-  std::string base = !ods_code.empty()
-                         ? "https://fhir.example.nhs.uk/" + ods_code
-                         : "https://fhir." + Slug(source_id.empty() ? "source" : source_id) +
-                               ".example";
+  std::string base =
+      !ods_code.empty()
+          ? "https://fhir.example.nhs.uk/" + ods_code
+          : "https://fhir." + Slug(source_id.empty() ? "source" : source_id) + ".example";
   auto fill = [](std::string& v, std::string d) {
     if (v.empty()) v = std::move(d);
   };
@@ -1043,8 +1041,7 @@ Result<CsvMapped> MapCsvToFhir(std::string_view text, const CsvMapping& mapping,
   Layout layout;
   layout.names.resize(table.columns);
   for (size_t i = 0; i < table.columns; ++i) {
-    layout.names[i] = i < table.header.size() ? CleanText(table.header[i])
-                                              : std::to_string(i + 1);
+    layout.names[i] = i < table.header.size() ? CleanText(table.header[i]) : std::to_string(i + 1);
   }
   if (!mapping.header && !table.rows.empty() && table.columns != mapping.columns.size()) {
     return Status::Incorrect("CSV rows have " + std::to_string(table.columns) +
@@ -1061,8 +1058,8 @@ Result<CsvMapped> MapCsvToFhir(std::string_view text, const CsvMapping& mapping,
       auto it = std::find_if(table.header.begin(), table.header.end(),
                              [&](const std::string& h) { return CleanText(h) == c.name; });
       if (it == table.header.end()) {
-        return Status::Incorrect("CSV header has no column '" + c.name + "' (mapped to " +
-                                 c.field + ")");
+        return Status::Incorrect("CSV header has no column '" + c.name + "' (mapped to " + c.field +
+                                 ")");
       }
       index = static_cast<size_t>(it - table.header.begin());
     } else {
@@ -1076,8 +1073,7 @@ Result<CsvMapped> MapCsvToFhir(std::string_view text, const CsvMapping& mapping,
     if (IsPatientTarget(t->target)) layout.patient.push_back({index, t->target});
     if (IsEventTarget(t->target)) {
       layout.event.push_back({index, t->target});
-      const std::string system =
-          !c.system.empty() ? c.system : s.code_system_prefix + Slug(c.name);
+      const std::string system = !c.system.empty() ? c.system : s.code_system_prefix + Slug(c.name);
       switch (t->target) {
         case Target::kEventId:
           layout.has_event_id = true;

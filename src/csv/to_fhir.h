@@ -139,7 +139,7 @@ struct CsvRecord {
 };
 
 struct CsvMapped {
-  std::vector<CsvRecord> records;  // in order of first appearance
+  std::vector<CsvRecord> records;                // in order of first appearance
   std::vector<Finding> findings_without_record;  // rejected rows without a record id
   int rows = 0;                                  // data rows read
 };

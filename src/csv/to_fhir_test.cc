@@ -107,9 +107,9 @@ TEST(CsvMappingTest, ParsesTheSynthMapping) {
                                       "https://x99.example.gov.uk/CodeSystem/asc-service",
                                       "local service codes"}));
   EXPECT_EQ(m.local_codes.at("HC"), "Home care package");
-  EXPECT_EQ(m.event_types, (std::map<std::string, std::string>{{"ASSESS", "Encounter"},
-                                                               {"REVIEW", "Encounter"},
-                                                               {"SERVICE", "EpisodeOfCare"}}));
+  EXPECT_EQ(m.event_types,
+            (std::map<std::string, std::string>{
+                {"ASSESS", "Encounter"}, {"REVIEW", "Encounter"}, {"SERVICE", "EpisodeOfCare"}}));
   EXPECT_EQ(m.dialect(), (Dialect{',', '"', true}));
 }
 
@@ -120,9 +120,8 @@ TEST(CsvMappingTest, ErrorsNameTheMember) {
     EXPECT_EQ(m.status().code(), StatusCode::kIncorrect);
     return m.status().message();
   };
-  const std::string cols =
-      R"("columns":[{"name":"Ref","field":"patient.identifier.local"},)"
-      R"({"name":"Code","field":"event.code"}])";
+  const std::string cols = R"("columns":[{"name":"Ref","field":"patient.identifier.local"},)"
+                           R"({"name":"Code","field":"event.code"}])";
   EXPECT_EQ(error(R"({"record_id_column":"Ref",)" + cols + "}"), "<ok>");
   EXPECT_EQ(error("[1]"), "csv mapping: not a JSON object");
   EXPECT_EQ(error("{"), "csv mapping: " + fhir::ParseJson("{").status().message());
@@ -147,7 +146,8 @@ TEST(CsvMappingTest, ErrorsNameTheMember) {
   EXPECT_EQ(error(R"({"record_id_column":"Ref","columns":[{"name":"Ref","field":3}]})"),
             "csv mapping: columns[0]: \"field\" is not a string");
   EXPECT_EQ(
-      error(R"({"record_id_column":"Ref","columns":[{"name":"Ref","field":"patient.idnetifier"}]})"),
+      error(
+          R"({"record_id_column":"Ref","columns":[{"name":"Ref","field":"patient.idnetifier"}]})"),
       "csv mapping: columns[0] (Ref): unknown field 'patient.idnetifier' (docs/CSV.md lists the "
       "targets)");
   EXPECT_EQ(error(R"({"record_id_column":"Ref","columns":[)"
@@ -161,11 +161,13 @@ TEST(CsvMappingTest, ErrorsNameTheMember) {
   EXPECT_EQ(error(R"({"record_id_column":"Id",)" + cols + "}"),
             "csv mapping: columns[0] (Ref): patient.identifier.local must be the "
             "record_id_column ('Id')");
-  EXPECT_EQ(error(R"({"record_id_column":"Code","columns":[{"name":"Code","field":"event.code"}]})"),
-            "csv mapping: record_id_column 'Code' is mapped to 'event.code', not "
-            "patient.identifier.local");
-  EXPECT_EQ(error(R"({"record_id_column":"Nope","columns":[{"name":"Code","field":"event.code"}]})"),
-            "csv mapping: record_id_column 'Nope' is not among the columns");
+  EXPECT_EQ(
+      error(R"({"record_id_column":"Code","columns":[{"name":"Code","field":"event.code"}]})"),
+      "csv mapping: record_id_column 'Code' is mapped to 'event.code', not "
+      "patient.identifier.local");
+  EXPECT_EQ(
+      error(R"({"record_id_column":"Nope","columns":[{"name":"Code","field":"event.code"}]})"),
+      "csv mapping: record_id_column 'Nope' is not among the columns");
   EXPECT_EQ(error(R"({"record_id_column":"Ref","local_codes":[],)" + cols + "}"),
             "csv mapping: \"local_codes\" is not an object");
   EXPECT_EQ(error(R"({"record_id_column":"Ref","local_codes":{"A":1},)" + cols + "}"),
@@ -178,11 +180,11 @@ TEST(CsvMappingTest, ErrorsNameTheMember) {
 // ------------------------------------------------------------ mapping
 
 TEST(CsvToFhirTest, OneRecordExactly) {
-  CsvMapped m = Map(
-      "ASC1,John,Hall,22/01/1941,Male,943 476 5919,45 Stockport Lane,Manchester,m125af,"
-      "ASC1-1,ASSESS,ASM01,Care Act needs assessment,10/03/2024,03/04/2024,\r\n"
-      "ASC1,John,Hall,22/01/1941,Male,943 476 5919,45 Stockport Lane,Manchester,m125af,"
-      "ASC1-2,SERVICE,HC,Home care package,30/04/2024,,7.50\r\n");
+  CsvMapped m =
+      Map("ASC1,John,Hall,22/01/1941,Male,943 476 5919,45 Stockport Lane,Manchester,m125af,"
+          "ASC1-1,ASSESS,ASM01,Care Act needs assessment,10/03/2024,03/04/2024,\r\n"
+          "ASC1,John,Hall,22/01/1941,Male,943 476 5919,45 Stockport Lane,Manchester,m125af,"
+          "ASC1-2,SERVICE,HC,Home care package,30/04/2024,,7.50\r\n");
   EXPECT_EQ(m.rows, 2);
   EXPECT_TRUE(m.findings_without_record.empty());
   ASSERT_EQ(m.records.size(), 1u);
@@ -259,11 +261,11 @@ TEST(CsvToFhirTest, OneRecordExactly) {
       R"([{"role":"source","what":{"identifier":{"system":"urn:lhcr:csv:la-x99","value":"ASC1"},"display":"CSV extract record ASC1"}}])");
 
   // Deterministic: the same extract maps to the same bytes.
-  CsvMapped again = Map(
-      "ASC1,John,Hall,22/01/1941,Male,943 476 5919,45 Stockport Lane,Manchester,m125af,"
-      "ASC1-1,ASSESS,ASM01,Care Act needs assessment,10/03/2024,03/04/2024,\r\n"
-      "ASC1,John,Hall,22/01/1941,Male,943 476 5919,45 Stockport Lane,Manchester,m125af,"
-      "ASC1-2,SERVICE,HC,Home care package,30/04/2024,,7.50\r\n");
+  CsvMapped again =
+      Map("ASC1,John,Hall,22/01/1941,Male,943 476 5919,45 Stockport Lane,Manchester,m125af,"
+          "ASC1-1,ASSESS,ASM01,Care Act needs assessment,10/03/2024,03/04/2024,\r\n"
+          "ASC1,John,Hall,22/01/1941,Male,943 476 5919,45 Stockport Lane,Manchester,m125af,"
+          "ASC1-2,SERVICE,HC,Home care package,30/04/2024,,7.50\r\n");
   EXPECT_EQ(again.records[0].bundle_json, r.bundle_json);
 }
 
@@ -311,29 +313,29 @@ TEST(CsvToFhirTest, FindingsForBadData) {
   EXPECT_EQ(At(pa, "/name/0/family"), "Leigh");  // the last row wins
   EXPECT_EQ(At(pa, "/birthDate"), "<absent>");
   EXPECT_EQ(At(pa, "/identifier/1"), "<absent>");
-  EXPECT_EQ(At(a, "/entry/1/resource/type/0"),
-            R"({"coding":[{"system":"https://x99.example.gov.uk/CodeSystem/asc-service","code":"XYZ"}]})");
+  EXPECT_EQ(
+      At(a, "/entry/1/resource/type/0"),
+      R"({"coding":[{"system":"https://x99.example.gov.uk/CodeSystem/asc-service","code":"XYZ"}]})");
   // The status follows the source's end date even when that date is not kept.
   EXPECT_EQ(At(a, "/entry/2/resource/status"), "finished");
   EXPECT_EQ(At(a, "/entry/2/resource/period"), R"({"start":"2024-05-05"})");
 
   EXPECT_EQ(m.records[1].record_id, "C1");
   EXPECT_EQ(m.records[1].first_row, 4);
-  EXPECT_EQ(
-      m.records[1].findings,
-      (std::vector<Finding>{
-          {"row 5, column Surname", "missing-item", "no family name"},
-          {"row 5, column DOB", "missing-item", "no date of birth"},
-          {"row 5, column Gender", "unmapped-code", "gender 'Z' not mapped; not stored"},
-          {"row 5, column NHSNo", "test-nhs-number",
-           "NHS number 9990000018 is in the test range 999"},
-          {"row 4, column EventType", "unmapped-code",
-           "event category 'VISIT' is not in event_types: stored as an Encounter"},
-          {"row 4, column StartDate", "invalid-date",
-           "'2024-01-01' is not a date in the form DD/MM/YYYY; not stored"},
-          {"row 5, column EventRef", "duplicate-row",
-           "event identifier 'C1-1' is also in row 4 of this record: the last row wins"},
-      }));
+  EXPECT_EQ(m.records[1].findings,
+            (std::vector<Finding>{
+                {"row 5, column Surname", "missing-item", "no family name"},
+                {"row 5, column DOB", "missing-item", "no date of birth"},
+                {"row 5, column Gender", "unmapped-code", "gender 'Z' not mapped; not stored"},
+                {"row 5, column NHSNo", "test-nhs-number",
+                 "NHS number 9990000018 is in the test range 999"},
+                {"row 4, column EventType", "unmapped-code",
+                 "event category 'VISIT' is not in event_types: stored as an Encounter"},
+                {"row 4, column StartDate", "invalid-date",
+                 "'2024-01-01' is not a date in the form DD/MM/YYYY; not stored"},
+                {"row 5, column EventRef", "duplicate-row",
+                 "event identifier 'C1-1' is also in row 4 of this record: the last row wins"},
+            }));
   JsonDoc c = Valid(m.records[1].bundle_json);
   ASSERT_EQ(c["entry"].Size(), 3u);  // Patient, one Encounter, Provenance
   EXPECT_EQ(At(c, "/entry/1/resource/period/start"), "2024-01-02");
@@ -411,8 +413,8 @@ TEST(CsvToFhirTest, UnusableTextsAreErrors) {
 class CsvRegionTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::temp_directory_path() /
-                        ("lhcr_csv_test_" + std::to_string(::getpid())));
+    dir_ =
+        new fs::path(fs::temp_directory_path() / ("lhcr_csv_test_" + std::to_string(::getpid())));
     fs::remove_all(*dir_);
     synth::SynthOptions o;
     o.people = 3000;
@@ -594,16 +596,17 @@ TEST_F(CsvStoreTest, ApplyingTheSameExtractTwiceStoresNothingNew) {
     if (version != first.at(ref)) {
       ++bumped;
       EXPECT_EQ(version, "2") << ref;
-      EXPECT_TRUE(ref.rfind("EpisodeOfCare/", 0) == 0 || ref.rfind("Provenance/", 0) == 0)
-          << ref;
+      EXPECT_TRUE(ref.rfind("EpisodeOfCare/", 0) == 0 || ref.rfind("Provenance/", 0) == 0) << ref;
     }
   }
   EXPECT_EQ(bumped, 2);
 }
 
 TEST(CsvUnchangedTest, NothingStoredKeepsEveryEntry) {
-  hl7v2::CurrentResourceLookup none = [](const std::string&, const std::string&)
-      -> Result<std::optional<std::string>> { return std::optional<std::string>(); };
+  hl7v2::CurrentResourceLookup none = [](const std::string&,
+                                         const std::string&) -> Result<std::optional<std::string>> {
+    return std::optional<std::string>();
+  };
   CsvMapped m = Map("A1,Ann,Lee,01/01/1950,Female,,,,,A1-1,ASSESS,ASM01,,01/01/2024,,\r\n");
   auto all = hl7v2::DropStaleEntries(m.records[0].bundle_json, none);
   ASSERT_TRUE(all.ok());

@@ -133,14 +133,14 @@ TEST(SourceRegistryTest, ErrorsNameTheProblem) {
             "source registry: sources[0] has no \"id\"");
   EXPECT_EQ(ParseSourceRegistry(R"({"sources":[{"id":"a"},{"id":"a"}]})").status().message(),
             "source registry: sources[1]: duplicate id a");
+  EXPECT_EQ(ParseSourceRegistry(
+                R"({"sources":[{"id":"a"},{"id":"la","format":"csv","csv":{"columns":[]}}]})")
+                .status()
+                .message(),
+            "source registry: sources[1] (la): csv mapping: no \"record_id_column\"");
   EXPECT_EQ(
-      ParseSourceRegistry(
-          R"({"sources":[{"id":"a"},{"id":"la","format":"csv","csv":{"columns":[]}}]})")
-          .status()
-          .message(),
-      "source registry: sources[1] (la): csv mapping: no \"record_id_column\"");
-  EXPECT_EQ(ParseSourceRegistry(R"({"sources":[{"id":"la","csv":"PersonRef"}]})").status().message(),
-            "source registry: sources[0] (la): csv mapping: not a JSON object");
+      ParseSourceRegistry(R"({"sources":[{"id":"la","csv":"PersonRef"}]})").status().message(),
+      "source registry: sources[0] (la): csv mapping: not a JSON object");
 }
 
 }  // namespace
