@@ -20,6 +20,7 @@
 #include "fhir/search_param.h"
 #include "fhir/validator.h"
 #include "identity/evaluation.h"
+#include "identity/region_evaluation.h"
 #include "ingest/ingestor.h"
 #include "ingest/journal.h"
 #include "ingest/source_registry.h"
@@ -375,6 +376,8 @@ int main(int argc, char** argv) {
   mpi_e->add_option("--febrl", mpi_eval.febrl, "FEBRL CSV to deduplicate (or side A of --link)");
   mpi_e->add_option("--link", mpi_eval.link, "FEBRL CSV to link against --febrl");
   mpi_e->add_option("--splink", mpi_eval.splink, "Splink fake_1000-style CSV (cluster column)");
+  mpi_e->add_option("--truth", mpi_eval.truth,
+                    "A region written by lhcr synth: match its feeds, compare with truth.csv");
   mpi_e->add_flag("--show-model", mpi_eval.show_model, "Print the estimated m and u");
   mpi_e->add_flag("--show-false-links", mpi_eval.show_false_links,
                   "Print each falsely linked pair with its per-field levels and weights");
@@ -416,7 +419,9 @@ int main(int argc, char** argv) {
   if (s->parsed()) return lhcr::Serve(serve);
   if (syn->parsed()) return lhcr::Synth(synth_opts, synth_codelists);
   if (mpi_e->parsed()) {
-    lhcr::Status st = lhcr::identity::RunMpiEval(mpi_eval, mpi_options, std::cout);
+    lhcr::Status st = mpi_eval.truth.empty()
+                          ? lhcr::identity::RunMpiEval(mpi_eval, mpi_options, std::cout)
+                          : lhcr::identity::RunRegionMpiEval(mpi_eval, mpi_options, std::cout);
     if (!st.ok()) {
       std::cerr << "lhcr mpi eval: " << st.ToString() << "\n";
       return st.code() == lhcr::StatusCode::kIncorrect ? 2 : 1;

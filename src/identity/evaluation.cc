@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <string_view>
 #include <unordered_map>
 
 namespace lhcr::identity {
@@ -169,15 +170,28 @@ std::string DescribeRecord(const PreparedRecord& r) {
   if (!r.other_id.empty()) s += " other_id '" + r.other_id + "'";
   if (!r.email.empty()) s += " email '" + r.email + "'";
   if (!r.region.empty()) s += " region '" + r.region + "'";
+  for (const auto& n : r.other_names) s += " other name '" + n + "'";
+  if (r.sex != Sex::kUnknown) {
+    s += r.sex == Sex::kFemale ? " sex F" : r.sex == Sex::kMale ? " sex M" : " sex O";
+  }
+  if (!r.nhs_number.empty()) s += " nhs '" + r.nhs_number + "'";
   return s;
 }
 
 // Every pair in one predicted cluster whose true persons differ, with both
 // records, the pair's score (when it was a candidate) and each field's
 // comparison level and weight.
+// The scored candidate pair (a, b), a < b, or null when it was no candidate
+// (run.scored follows the sorted candidate pairs).
+const ScoredPair* FindScored(const MatchRun& run, uint32_t a, uint32_t b) {
+  auto it = std::lower_bound(run.scored.begin(), run.scored.end(), std::pair{a, b},
+                             [](const ScoredPair& p, const std::pair<uint32_t, uint32_t>& k) {
+                               return p.a != k.first ? p.a < k.first : p.b < k.second;
+                             });
+  return it != run.scored.end() && it->a == a && it->b == b ? &*it : nullptr;
+}
+
 void PrintFalseLinks(const LabelledRecords& data, const MatchRun& run, std::ostream& out) {
-  std::map<std::pair<uint32_t, uint32_t>, const ScoredPair*> scored;
-  for (const auto& p : run.scored) scored[{p.a, p.b}] = &p;
   std::map<uint32_t, std::vector<uint32_t>> clusters;
   for (uint32_t i = 0; i < run.clustering.cluster_of.size(); ++i) {
     clusters[run.clustering.cluster_of[i]].push_back(i);
@@ -192,20 +206,28 @@ void PrintFalseLinks(const LabelledRecords& data, const MatchRun& run, std::ostr
         if (data.truth[a] == data.truth[b]) continue;
         if (cross_only && data.sides[a] == data.sides[b]) continue;
         const PreparedRecord &ra = run.prepared[a], &rb = run.prepared[b];
-        auto it = scored.find({a, b});
-        if (it != scored.end()) {
+        if (const ScoredPair* p = FindScored(run, a, b); p != nullptr) {
           std::snprintf(buf, sizeof buf,
                         "false link %u-%u (cluster %u): weight %.2f probability %.8f %s\n", a, b,
-                        id, it->second->weight, it->second->probability,
-                        std::string(MatchDecisionName(it->second->decision)).c_str());
+                        id, p->weight, p->probability,
+                        std::string(MatchDecisionName(p->decision)).c_str());
         } else {
           std::snprintf(buf, sizeof buf,
                         "false link %u-%u (cluster %u): not a candidate pair (transitive)\n", a, b,
                         id);
         }
         out << buf;
-        out << "  A [" << data.truth[a] << "] " << DescribeRecord(ra) << "\n";
-        out << "  B [" << data.truth[b] << "] " << DescribeRecord(rb) << "\n";
+        auto label = [&](uint32_t i) {
+          // Regions name the source record; the benchmark files' truth is the id.
+          std::string l = "[" + data.truth[i] + "] ";
+          if (!data.noise.empty()) {
+            l += data.records[i].source_id + "|" + data.records[i].record_id + " noise '" +
+                 data.noise[i] + "' ";
+          }
+          return l;
+        };
+        out << "  A " << label(a) << DescribeRecord(ra) << "\n";
+        out << "  B " << label(b) << DescribeRecord(rb) << "\n";
         ComparisonVector v = Compare(ra, rb);
         out << "  prior " << run.model.PriorLog2() << ";";
         for (size_t f = 0; f < kFieldCount; ++f) {
@@ -221,25 +243,80 @@ void PrintFalseLinks(const LabelledRecords& data, const MatchRun& run, std::ostr
   }
 }
 
+// Missed links (true pairs not in one predicted cluster): where they were
+// lost, and by the noise kinds of their records.
+void PrintMissedLinks(const LabelledRecords& data, const MatchRun& run, std::ostream& out) {
+  const std::vector<uint32_t>& cluster_of = run.clustering.cluster_of;
+  std::unordered_map<std::string, std::vector<uint32_t>> persons;
+  for (uint32_t i = 0; i < data.truth.size(); ++i) persons[data.truth[i]].push_back(i);
+  auto kinds_of = [&](uint32_t i) {
+    std::vector<std::string> kinds;
+    std::string_view s = data.noise[i];
+    while (!s.empty()) {
+      size_t semi = s.find(';');
+      if (semi == std::string_view::npos) semi = s.size();
+      if (semi > 0) kinds.emplace_back(s.substr(0, semi));
+      s.remove_prefix(std::min(s.size(), semi + 1));
+    }
+    return kinds;
+  };
+  struct Count {
+    uint64_t pairs = 0, missed = 0;
+  };
+  std::map<std::string, Count> by_kind;
+  uint64_t missed = 0, not_candidate = 0, review = 0, non_match = 0, refused = 0;
+  for (const auto& [person, members] : persons) {
+    for (size_t i = 0; i < members.size(); ++i) {
+      for (size_t j = i + 1; j < members.size(); ++j) {
+        const uint32_t a = std::min(members[i], members[j]), b = std::max(members[i], members[j]);
+        const bool lost = cluster_of[a] != cluster_of[b];
+        std::vector<std::string> kinds = kinds_of(a), kb = kinds_of(b);
+        kinds.insert(kinds.end(), kb.begin(), kb.end());
+        std::sort(kinds.begin(), kinds.end());
+        kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
+        if (kinds.empty()) kinds.push_back("(exact)");
+        for (const std::string& k : kinds) {
+          by_kind[k].pairs++;
+          if (lost) by_kind[k].missed++;
+        }
+        if (!lost) continue;
+        ++missed;
+        const ScoredPair* p = FindScored(run, a, b);
+        if (p == nullptr) {
+          ++not_candidate;
+        } else if (p->decision == MatchDecision::kAutoLink) {
+          ++refused;
+        } else if (p->decision == MatchDecision::kReview) {
+          ++review;
+        } else {
+          ++non_match;
+        }
+      }
+    }
+  }
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "missed links %llu: not candidate pairs %llu, review %llu, non-match %llu, "
+                "auto-link but merge refused %llu\n",
+                static_cast<unsigned long long>(missed),
+                static_cast<unsigned long long>(not_candidate),
+                static_cast<unsigned long long>(review), static_cast<unsigned long long>(non_match),
+                static_cast<unsigned long long>(refused));
+  out << buf;
+  out << "missed links by noise kind (a true pair counts under every kind of either record):\n";
+  for (const auto& [kind, c] : by_kind) {
+    std::snprintf(buf, sizeof buf, "  %-24s true pairs %8llu  missed %6llu  (%.4f)\n", kind.c_str(),
+                  static_cast<unsigned long long>(c.pairs),
+                  static_cast<unsigned long long>(c.missed),
+                  c.pairs ? double(c.missed) / double(c.pairs) : 0.0);
+    out << buf;
+  }
+}
+
 }  // namespace
 
-Status RunMpiEval(const MpiEvalArgs& args, const MatcherOptions& base, std::ostream& out) {
-  LabelledRecords data;
-  MatcherOptions options = base;
-  if (!args.splink.empty()) {
-    if (!args.febrl.empty() || !args.link.empty()) {
-      return Status::Incorrect("--splink cannot be combined with --febrl/--link");
-    }
-    RETURN_IF_ERROR(LoadSplinkCsv(args.splink, &data));
-  } else if (!args.febrl.empty()) {
-    RETURN_IF_ERROR(LoadFebrl(args.febrl, 0, &data));
-    if (!args.link.empty()) {
-      RETURN_IF_ERROR(LoadFebrl(args.link, 1, &data));
-      options.blocking.cross_side_only = true;
-    }
-  } else {
-    return Status::Incorrect("give --febrl FILE [--link FILE_B] or --splink FILE");
-  }
+void EvaluateLabelled(const LabelledRecords& data, const MatcherOptions& options,
+                      const MpiEvalArgs& args, std::ostream& out) {
   auto start = std::chrono::steady_clock::now();
   MatchRun run = MatchRecords(data.records, data.sides, options);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -278,6 +355,11 @@ Status RunMpiEval(const MpiEvalArgs& args, const MatcherOptions& base, std::ostr
                 static_cast<unsigned long long>(pm.true_pairs), run.clustering.review.size(),
                 review_true, run.clustering.refused_merges);
   out << buf;
+  std::snprintf(buf, sizeof buf, "links: false %llu, missed %llu\n",
+                static_cast<unsigned long long>(pm.predicted_pairs - pm.true_positives),
+                static_cast<unsigned long long>(pm.true_pairs - pm.true_positives));
+  out << buf;
+  if (!data.noise.empty()) PrintMissedLinks(data, run, out);
   std::snprintf(buf, sizeof buf,
                 "clusters: predicted %zu, true %zu, exactly right %zu (%.4f of true)\n",
                 cm.predicted_clusters, cm.truth_clusters, cm.exact_clusters, cm.exact_fraction);
@@ -285,6 +367,29 @@ Status RunMpiEval(const MpiEvalArgs& args, const MatcherOptions& base, std::ostr
   std::snprintf(buf, sizeof buf, "precision %.4f recall %.4f f1 %.4f\n", pm.precision, pm.recall,
                 pm.f1);
   out << buf;
+}
+
+Status RunMpiEval(const MpiEvalArgs& args, const MatcherOptions& base, std::ostream& out) {
+  LabelledRecords data;
+  MatcherOptions options = base;
+  if (!args.truth.empty()) {
+    return Status::Incorrect("--truth is evaluated by RunRegionMpiEval (region_evaluation.h)");
+  }
+  if (!args.splink.empty()) {
+    if (!args.febrl.empty() || !args.link.empty()) {
+      return Status::Incorrect("--splink cannot be combined with --febrl/--link");
+    }
+    RETURN_IF_ERROR(LoadSplinkCsv(args.splink, &data));
+  } else if (!args.febrl.empty()) {
+    RETURN_IF_ERROR(LoadFebrl(args.febrl, 0, &data));
+    if (!args.link.empty()) {
+      RETURN_IF_ERROR(LoadFebrl(args.link, 1, &data));
+      options.blocking.cross_side_only = true;
+    }
+  } else {
+    return Status::Incorrect("give --febrl FILE [--link FILE_B], --splink FILE or --truth DIR");
+  }
+  EvaluateLabelled(data, options, args, out);
   return Status::Ok();
 }
 

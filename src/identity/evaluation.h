@@ -21,6 +21,9 @@ struct LabelledRecords {
   std::vector<PersonRecord> records;
   std::vector<std::string> truth;
   std::vector<uint32_t> sides;
+  // When known (synthetic regions): the noise applied to each record,
+  // ';'-separated kinds, "" when exact; empty vector otherwise.
+  std::vector<std::string> noise;
 };
 
 // FEBRL CSV (header rec_id, given_name, surname, street_number, address_1,
@@ -61,7 +64,17 @@ struct MpiEvalArgs {
   // Print every falsely linked pair (same predicted cluster, different true
   // person): both records and each field's comparison level and weight.
   bool show_false_links = false;
+  // A `lhcr synth` region directory: run by RunRegionMpiEval
+  // (region_evaluation.h), not by RunMpiEval.
+  std::string truth;
 };
 Status RunMpiEval(const MpiEvalArgs& args, const MatcherOptions& options, std::ostream& out);
+
+// The matching and report stage of RunMpiEval on records already loaded
+// (cross-side pairs only when options.blocking.cross_side_only). Prints as
+// RunMpiEval does, plus false and missed link counts, and with data.noise
+// the missed links by noise kind; the last line is the precision line.
+void EvaluateLabelled(const LabelledRecords& data, const MatcherOptions& options,
+                      const MpiEvalArgs& args, std::ostream& out);
 
 }  // namespace lhcr::identity
