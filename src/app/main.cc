@@ -1,6 +1,7 @@
 // lhcr: the regional shared health and care record. One binary, verbs as
 // subcommands; this file only parses arguments and wires the rooms together.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -24,6 +25,7 @@
 #include "ingest/ingestor.h"
 #include "ingest/journal.h"
 #include "ingest/source_registry.h"
+#include "mpi/relink.h"
 #include "interaction/interaction.h"
 #include "store/postgres/postgres_store.h"
 #include "store/read_replica_store.h"
@@ -299,6 +301,48 @@ int Ingest(const IngestArgs& args) {
   return code;
 }
 
+// lhcr mpi relink: the whole region matched again; Persons and review Tasks
+// written (mpi/relink.h).
+int MpiRelink(const ServeArgs& args) {
+  auto registry = LoadRegistry(args.sources, args.data);
+  if (!registry.ok()) {
+    std::cerr << "lhcr mpi relink: --sources: " << registry.status().message() << "\n";
+    return 2;
+  }
+  auto store = OpenStore(args);
+  if (!store.ok()) {
+    std::cerr << "lhcr mpi relink: " << store.status().ToString() << "\n";
+    return 1;
+  }
+  Progress bar("relink", "thousand", 1000.0);
+  mpi::RelinkOptions options;
+  options.progress = [&](const std::string& stage, size_t done, size_t total) {
+    if (total > 0) bar.Update(static_cast<int64_t>(done), static_cast<int64_t>(total), stage);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  Result<mpi::RelinkReport> r = Status::Fault("not run");
+  {
+    interaction::Interactions interactions(**store, fhir::SearchParamRegistry::R4(),
+                                           fhir::Validator::R4(), SystemClock(), UuidGenerator());
+    r = mpi::Relink(interactions, *registry ? &**registry : nullptr, SystemClock(), options);
+  }
+  (*store)->Close();
+  if (!r.ok()) {
+    std::cerr << "lhcr mpi relink: " << r.status().ToString() << "\n";
+    return 1;
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf(
+      "relink: %zu patients (%zu matched), %zu persons (%zu with several records), %zu review "
+      "pairs, %zu refused merges, %zu persons retired, %lld resources written, %lld unchanged "
+      "in %.1f s\n",
+      r->patients, r->matched, r->persons, r->multi_record_persons, r->review_pairs,
+      r->refused_merges, r->retired_persons, static_cast<long long>(r->written),
+      static_cast<long long>(r->unchanged), secs);
+  return 0;
+}
+
 // lhcr synth: a deterministic multi-source synthetic region (docs/SYNTH.md).
 // Progress: a bar on a terminal, a line every 10% otherwise.
 int Synth(synth::SynthOptions opts, std::string codelists) {
@@ -389,6 +433,14 @@ int main(int argc, char** argv) {
   mpi_e->add_option("--cluster-cross", mpi_options.cluster_cross_probability,
                     "Least match probability of every cross pair for two clusters to merge")
       ->capture_default_str();
+  lhcr::ServeArgs relink_args;
+  CLI::App* mpi_r = mpi->add_subcommand(
+      "relink", "Match every stored Patient again; write Persons (links, grades) and review Tasks");
+  mpi_r->add_option("--data", relink_args.data, "Data directory")->capture_default_str();
+  mpi_r->add_option("--store", relink_args.store, "Store URL (postgres://...); default SQLite");
+  mpi_r->add_option("--sources", relink_args.sources,
+                    "Source registry for identity trust (default: DATA/sources.json)");
+  mpi_r->add_flag("!--no-fsync", relink_args.fsync, "Do not fsync each commit");
   lhcr::synth::SynthOptions synth_opts;
   std::string synth_codelists = "../shared/data/codelists";  // from the repository root
   CLI::App* syn = app.add_subcommand("synth", "Write a synthetic multi-source region + truth");
@@ -416,6 +468,7 @@ int main(int argc, char** argv) {
   ing->add_option("paths", ingest_args.paths, "REGION_DIR, or FILE... with --source");
   CLI11_PARSE(app, argc, argv);
   if (ing->parsed()) return lhcr::Ingest(ingest_args);
+  if (mpi_r->parsed()) return lhcr::MpiRelink(relink_args);
   if (s->parsed()) return lhcr::Serve(serve);
   if (syn->parsed()) return lhcr::Synth(synth_opts, synth_codelists);
   if (mpi_e->parsed()) {

@@ -1,0 +1,198 @@
+#include "mpi/relink.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "fhir/json.h"
+#include "fhir/search_param.h"
+#include "fhir/validator.h"
+#include "ingest/ingestor.h"
+#include "store/sqlite/sqlite_store.h"
+#include "synth/synth.h"
+#include "testing/test_server.h"
+
+namespace lhcr::mpi {
+namespace {
+
+using fhir::Json;
+
+class FixedClock : public Clock {
+ public:
+  Millis Now() override { return 1'735'689'600'000; }  // 2025-01-01T00:00:00Z
+};
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A synthetic region of `people`, ingested whole into an in-process store.
+class RelinkTest : public ::testing::Test {
+ protected:
+  void Ingest(int people, double noise) {
+    synth::SynthOptions o;
+    o.people = people;
+    o.seed = 11;
+    o.noise = noise;
+    o.threads = 2;
+    o.out = dir_.path() + "/region";
+    ASSERT_TRUE(synth::Synthesise(o, *synth::CodeBook::BuiltIn(), nullptr).ok());
+    auto registry = ingest::LoadSourceRegistry(o.out + "/sources.json");
+    ASSERT_TRUE(registry.ok()) << registry.status().ToString();
+    registry_ = std::move(*registry);
+    store::SqliteOptions so;
+    so.path = dir_.path() + "/lhcr.db";
+    so.synchronous_full = false;
+    auto s = store::OpenSqliteStore(so);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+    interactions_ = std::make_unique<interaction::Interactions>(
+        *store_, fhir::SearchParamRegistry::R4(), fhir::Validator::R4(), clock_, UuidGenerator());
+    ingest::Ingestor ingestor(*interactions_, &registry_, nullptr, clock_);
+    for (const ingest::Source& src : registry_.sources()) {
+      for (const std::string& f : src.files) {
+        auto r = ingestor.IngestText(src, Slurp(o.out + "/" + f));
+        ASSERT_TRUE(r.ok()) << src.id << ": " << r.status().ToString();
+        ASSERT_EQ(r->rejected, 0) << src.id << ": " << r->rejected_items[0].status.ToString();
+      }
+    }
+    // truth: (source, record id) -> person
+    std::istringstream truth(Slurp(o.out + "/truth.csv"));
+    std::string line;
+    std::getline(truth, line);  // header
+    while (std::getline(truth, line)) {
+      std::vector<std::string> f;
+      std::stringstream ls(line);
+      std::string x;
+      while (std::getline(ls, x, ',')) f.push_back(x);
+      if (f.size() >= 3) truth_[f[0] + "|" + f[1]] = f[2];
+    }
+  }
+  void TearDown() override {
+    if (store_) store_->Close();
+  }
+
+  // Every resource of a type.
+  std::vector<fhir::JsonDoc> All(const std::string& type, search::QueryParams params = {}) {
+    params.emplace_back("_count", "1000");
+    auto r = interactions_->Search({}, type, params);
+    EXPECT_TRUE(r.ok());
+    std::vector<fhir::JsonDoc> out;
+    auto doc = fhir::ParseJson(r->body);
+    const Json* entries = fhir::Member(*doc, "entry");
+    if (entries == nullptr) return out;
+    for (const Json& e : entries->GetArray()) {
+      if (fhir::StringMember(e["resource"], "resourceType") != type) continue;
+      fhir::JsonDoc d;
+      d.CopyFrom(e["resource"], d.GetAllocator());
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+
+  // The truth person of a stored Patient (by its source and local id).
+  std::string TruthOf(const Json& patient) {
+    std::string source(fhir::StringMember(patient["meta"], "source"));
+    source = source.substr(0, source.find('#'));
+    for (const Json& id : patient["identifier"].GetArray()) {
+      if (fhir::StringMember(id, "system") == "https://fhir.nhs.uk/Id/nhs-number") continue;
+      auto it = truth_.find(source + "|" + std::string(fhir::StringMember(id, "value")));
+      if (it != truth_.end()) return it->second;
+    }
+    return "";
+  }
+
+  testing::TempDir dir_;
+  FixedClock clock_;
+  ingest::SourceRegistry registry_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<interaction::Interactions> interactions_;
+  std::map<std::string, std::string> truth_;
+};
+
+TEST_F(RelinkTest, PersonsLinkOnlyOnePersonsRecordsAndASecondRunWritesNothing) {
+  Ingest(150, 0.2);
+  RelinkOptions options;
+  auto first = Relink(*interactions_, &registry_, clock_, options);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_GT(first->patients, 150u);
+  EXPECT_GT(first->multi_record_persons, 50u);
+
+  std::map<std::string, std::string> patient_truth;
+  for (const auto& p : All("Patient")) {
+    patient_truth["Patient/" + std::string(fhir::StringMember(p, "id"))] = TruthOf(p);
+  }
+  size_t linked = 0;
+  std::set<std::string> seen;
+  std::map<std::string, std::set<std::string>> persons_of_truth;
+  for (const auto& person : All("Person")) {
+    if (!person["active"].GetBool()) continue;
+    std::set<std::string> truths;
+    for (const Json& l : person["link"].GetArray()) {
+      std::string ref(fhir::StringMember(l["target"], "reference"));
+      EXPECT_TRUE(seen.insert(ref).second) << ref << " is linked to two Persons";
+      ASSERT_TRUE(patient_truth.count(ref)) << ref;
+      truths.insert(patient_truth[ref]);
+      std::string_view assurance = fhir::StringMember(l, "assurance");
+      EXPECT_TRUE(assurance == "level1" || assurance == "level2" || assurance == "level3");
+      ++linked;
+    }
+    // Never two different people in one Person.
+    EXPECT_EQ(truths.size(), 1u) << fhir::ToJson(person);
+    persons_of_truth[*truths.begin()].insert(std::string(fhir::StringMember(person, "id")));
+  }
+  EXPECT_EQ(linked, patient_truth.size()) << "every Patient is linked exactly once";
+  // Most people are one Person (recall; noise may leave some apart).
+  size_t whole = 0;
+  for (const auto& [truth, persons] : persons_of_truth) whole += persons.size() == 1;
+  EXPECT_GT(whole, persons_of_truth.size() * 9 / 10);
+
+  // Again: nothing changes, Person ids are kept.
+  auto second = Relink(*interactions_, &registry_, clock_, options);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->written, 0);
+  EXPECT_EQ(second->persons, first->persons);
+}
+
+TEST_F(RelinkTest, ReviewTasksExplainTheScoreAndAHumanDecisionIsKept) {
+  Ingest(200, 1.0);
+  RelinkOptions options;
+  auto first = Relink(*interactions_, &registry_, clock_, options);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto tasks = All("Task", {{"code", std::string(kMpiTaskSystem) + "|review-match"}});
+  ASSERT_EQ(tasks.size(), first->review_pairs);
+  if (tasks.empty()) GTEST_SKIP() << "no uncertain pairs in this region";
+  const Json& t = tasks[0];
+  EXPECT_EQ(fhir::StringMember(t, "status"), "requested");
+  std::string evidence;
+  for (const Json& in : t["input"].GetArray()) {
+    if (fhir::StringMember(in["type"], "text") == "evidence") {
+      evidence = fhir::StringMember(in, "valueString");
+    }
+  }
+  EXPECT_NE(evidence.find("probability"), std::string::npos) << evidence;
+  // A human rejects it; relink leaves that decision alone.
+  fhir::JsonDoc done;
+  done.CopyFrom(t, done.GetAllocator());
+  done["status"].SetString("rejected");
+  ASSERT_TRUE(interactions_
+                  ->Update({}, "Task", std::string(fhir::StringMember(t, "id")),
+                           fhir::ToJson(done), {})
+                  .ok());
+  auto second = Relink(*interactions_, &registry_, clock_, options);
+  ASSERT_TRUE(second.ok());
+  auto read = interactions_->Read({}, "Task", std::string(fhir::StringMember(t, "id")), {});
+  ASSERT_TRUE(read.ok());
+  EXPECT_NE(read->body.find("\"status\":\"rejected\""), std::string::npos);
+  EXPECT_EQ(second->written, 0);
+}
+
+}  // namespace
+}  // namespace lhcr::mpi
