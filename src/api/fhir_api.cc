@@ -184,6 +184,18 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
                 ? Result<Response>(Status::Unsupported("DELETE needs an id or search criteria"))
                 : interactions_.ConditionalDelete(ctx, type, q);
       }
+    } else if (parts.size() == 2 && !parts[1].empty() && parts[1][0] == '$') {
+      const FhirOperation* op = nullptr;
+      for (const FhirOperation& o : options_.operations) {
+        if (o.type == type && "$" + o.name == parts[1]) op = &o;
+      }
+      if (op == nullptr) {
+        result = Status::NotFound("operation " + parts[1] + " is not supported on " + type);
+      } else if (m != "POST") {
+        result = Status::Unsupported(type + "/" + parts[1] + " takes POST with Parameters");
+      } else {
+        result = op->run(ctx, req.body);
+      }
     } else if (parts.size() == 2 && parts[1] == "_search") {
       if (m == "POST" && !req.body.empty() &&
           !ContainsCi(req.Header("Content-Type"), "application/x-www-form-urlencoded")) {

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "api/http.h"
 #include "base/status.h"
@@ -16,10 +17,22 @@
 
 namespace lhcr::api {
 
+// A FHIR operation on a type (`POST /fhir/Patient/$match`): the request's
+// body (a Parameters resource, or empty) in, a Response out.
+struct FhirOperation {
+  std::string type;  // "Patient"
+  std::string name;  // "match" (without the '$')
+  std::function<Result<interaction::Response>(const interaction::RequestContext& ctx,
+                                              const std::string& body)>
+      run;
+};
+
 struct FhirApiOptions {
   // The public base URL ("https://shcr.example.org/fhir"). Empty: taken from
   // the request's Host header as http://HOST/fhir.
   std::string base_url;
+  // Type-level operations served besides the interactions (POST only).
+  std::vector<FhirOperation> operations;
 };
 
 class FhirApi {

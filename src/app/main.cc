@@ -25,6 +25,7 @@
 #include "ingest/ingestor.h"
 #include "ingest/journal.h"
 #include "ingest/source_registry.h"
+#include "mpi/match_service.h"
 #include "mpi/relink.h"
 #include "interaction/interaction.h"
 #include "store/postgres/postgres_store.h"
@@ -195,6 +196,12 @@ int Serve(const ServeArgs& args) {
   api::HttpServer* server_ptr = nullptr;
   api::FhirApiOptions ao;
   ao.base_url = args.base_url;
+  // The MPI's Patient/$match over the stored Patients (mpi/match_service.h).
+  mpi::MatchService match(interactions);
+  ao.operations.push_back(
+      {"Patient", "match", [&](const interaction::RequestContext& ctx, const std::string& body) {
+         return match.Match(ctx, body);
+       }});
   api::FhirApi api(interactions, ao, [&] { return Metrics(server_ptr, **store); });
   // Feeds: HTTP (/ingest, /sources, /quarantine) and MLLP, written through
   // the same interactions.

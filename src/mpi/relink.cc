@@ -12,6 +12,7 @@
 #include "fhir/json.h"
 #include "hl7v2/to_fhir.h"
 #include "identity/fhir_patient.h"
+#include "mpi/scan.h"
 
 namespace lhcr::mpi {
 
@@ -22,42 +23,6 @@ using fhir::JsonDoc;
 using identity::PersonRecord;
 
 constexpr double kCertainProbability = 0.99999;
-
-// Every resource a search finds, page by page (1000 at a time).
-Status ForEach(interaction::Interactions& interactions, const std::string& type,
-               search::QueryParams params, const std::function<Status(const Json&)>& fn) {
-  interaction::RequestContext ctx;
-  params.emplace_back("_count", "1000");
-  ASSIGN_OR_RETURN(interaction::Response page, interactions.Search(ctx, type, params));
-  for (;;) {
-    ASSIGN_OR_RETURN(JsonDoc doc, fhir::ParseJson(page.body));
-    if (const Json* entries = fhir::Member(doc, "entry"); entries && entries->IsArray()) {
-      for (const Json& e : entries->GetArray()) {
-        const Json* search = fhir::Member(e, "search");
-        if (search && fhir::StringMember(*search, "mode") == "include") continue;
-        const Json* r = fhir::Member(e, "resource");
-        if (r && fhir::StringMember(*r, "resourceType") == type) RETURN_IF_ERROR(fn(*r));
-      }
-    }
-    std::string next;
-    if (const Json* links = fhir::Member(doc, "link"); links && links->IsArray()) {
-      for (const Json& l : links->GetArray()) {
-        if (fhir::StringMember(l, "relation") == "next") next = fhir::StringMember(l, "url");
-      }
-    }
-    if (next.empty()) return Status::Ok();
-    auto param = [&](const std::string& name) -> std::string {
-      size_t at = next.find(name + "=");
-      if (at == std::string::npos) return {};
-      at += name.size() + 1;
-      return next.substr(at, next.find('&', at) - at);
-    };
-    std::string token = param("_getpages");
-    if (token.empty()) return Status::Fault("a " + type + " search page has no paging token");
-    ASSIGN_OR_RETURN(page, interactions.SearchPage(ctx, token, std::atoi(param("_getpagesoffset").c_str()),
-                                                   1000));
-  }
-}
 
 std::string SourceOf(const Json& r) {
   const Json* meta = fhir::Member(r, "meta");
@@ -291,7 +256,7 @@ Result<RelinkReport> Relink(interaction::Interactions& interactions,
   std::vector<PersonRecord> records;
   std::vector<uint32_t> record_member;  // record index -> member index
   std::vector<std::pair<size_t, std::string>> retired;  // member index, survivor ref
-  RETURN_IF_ERROR(ForEach(interactions, "Patient", {}, [&](const Json& p) -> Status {
+  RETURN_IF_ERROR(ForEachResource(interactions, "Patient", {}, [&](const Json& p) -> Status {
     Member m;
     m.ref = "Patient/" + std::string(fhir::StringMember(p, "id"));
     m.source = SourceOf(p);
@@ -359,7 +324,7 @@ Result<RelinkReport> Relink(interaction::Interactions& interactions,
   // 3. Existing Persons and review Tasks.
   std::unordered_map<std::string, std::string> person_of;  // Patient ref -> Person id
   std::set<std::string> existing_persons;
-  RETURN_IF_ERROR(ForEach(interactions, "Person", {}, [&](const Json& p) -> Status {
+  RETURN_IF_ERROR(ForEachResource(interactions, "Person", {}, [&](const Json& p) -> Status {
     std::string id(fhir::StringMember(p, "id"));
     existing_persons.insert(id);
     if (const Json* links = fhir::Member(p, "link"); links && links->IsArray()) {
@@ -372,7 +337,7 @@ Result<RelinkReport> Relink(interaction::Interactions& interactions,
     return Status::Ok();
   }));
   std::map<std::string, std::string> task_status;  // review Task id -> status
-  RETURN_IF_ERROR(ForEach(interactions, "Task",
+  RETURN_IF_ERROR(ForEachResource(interactions, "Task",
                           {{"code", std::string(kMpiTaskSystem) + "|review-match"}},
                           [&](const Json& t) -> Status {
                             task_status[std::string(fhir::StringMember(t, "id"))] =

@@ -1,5 +1,7 @@
 #include "mpi/relink.h"
 
+#include "mpi/match_service.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -192,6 +194,77 @@ TEST_F(RelinkTest, ReviewTasksExplainTheScoreAndAHumanDecisionIsKept) {
   ASSERT_TRUE(read.ok());
   EXPECT_NE(read->body.find("\"status\":\"rejected\""), std::string::npos);
   EXPECT_EQ(second->written, 0);
+}
+
+// Patient/$match over the same ingested region.
+TEST_F(RelinkTest, MatchFindsAPersonsRecordsFromAnotherSpellingAndNothingForAStranger) {
+  Ingest(150, 0.2);
+  MatchService service(*interactions_);
+  interaction::RequestContext ctx;
+  ctx.base_url = "http://x/fhir";
+  // A GP's Patient as a new source would send it: no identifiers, a typo.
+  std::vector<fhir::JsonDoc> patients = All("Patient");
+  const Json* gp = nullptr;
+  for (const auto& p : patients) {
+    std::string src(fhir::StringMember(p["meta"], "source"));
+    if (src.rfind("gp-", 0) == 0 && p.HasMember("address") && p.HasMember("birthDate")) {
+      gp = &p;
+      break;
+    }
+  }
+  ASSERT_NE(gp, nullptr);
+  const std::string truth = TruthOf(*gp);
+  fhir::JsonDoc query;
+  query.CopyFrom(*gp, query.GetAllocator());
+  query.RemoveMember("identifier");
+  query.RemoveMember("id");
+  query.RemoveMember("meta");
+  std::string family(fhir::StringMember(query["name"][0], "family"));
+  family.insert(family.size() / 2, "e");  // a typo
+  query["name"][0]["family"].SetString(family.c_str(), static_cast<rapidjson::SizeType>(family.size()),
+                                       query.GetAllocator());
+  const std::string params =
+      R"({"resourceType":"Parameters","parameter":[{"name":"resource","resource":)" +
+      fhir::ToJson(query) + "}]}";
+  auto r = service.Match(ctx, params);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto b = fhir::ParseJson(r->body);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(fhir::StringMember(*b, "type"), "searchset");
+  ASSERT_GE((*b)["entry"].Size(), 1u) << r->body;
+  const Json& top = (*b)["entry"][0];
+  EXPECT_EQ(TruthOf(top["resource"]), truth) << r->body;
+  EXPECT_EQ(fhir::StringMember(top["search"], "mode"), "match");
+  EXPECT_GT(top["search"]["score"].GetDouble(), 0.5);
+  std::string_view grade = fhir::StringMember(top["search"]["extension"][0], "valueCode");
+  EXPECT_TRUE(grade == "certain" || grade == "probable") << grade;
+  // Every hit above review is that person (no stranger is offered).
+  for (const Json& e : (*b)["entry"].GetArray()) {
+    if (e["search"]["score"].GetDouble() >= 0.99) {
+      EXPECT_EQ(TruthOf(e["resource"]), truth) << fhir::ToJson(e);
+    }
+  }
+  // A stranger: nothing.
+  auto none = service.Match(
+      ctx, R"({"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Patient","name":[{"family":"Zebedee","given":["Quentin"]}],"gender":"male","birthDate":"2001-11-30","address":[{"postalCode":"ZE1 0AA"}]}}]})");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(fhir::ParseJson(none->body)->operator[]("total").GetUint(), 0u) << none->body;
+  // A Patient stored after the index was built is found.
+  auto created = interactions_->Create(
+      ctx, "Patient",
+      R"({"resourceType":"Patient","name":[{"family":"Zebedee","given":["Quentin"]}],"gender":"male","birthDate":"2001-11-30","address":[{"postalCode":"ZE1 0AA"}]})",
+      {});
+  ASSERT_TRUE(created.ok());
+  auto later = service.Match(
+      ctx, R"({"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Patient","name":[{"family":"Zebedee","given":["Quentin"]}],"gender":"male","birthDate":"2001-11-30","address":[{"postalCode":"ZE1 0AA"}]}}]})");
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(fhir::ParseJson(later->body)->operator[]("total").GetUint(), 1u) << later->body;
+  // Bad input.
+  EXPECT_EQ(service.Match(ctx, R"({"resourceType":"Patient"})").status().code(),
+            StatusCode::kIncorrect);
+  EXPECT_EQ(service.Match(ctx, R"({"resourceType":"Parameters"})").status().code(),
+            StatusCode::kIncorrect);
+  EXPECT_EQ(service.Match(ctx, "{").status().code(), StatusCode::kIncorrect);
 }
 
 }  // namespace
