@@ -10,6 +10,7 @@
 #include "app/progress.h"
 #include "ingest/ingestor.h"
 #include "ingest/journal.h"
+#include "mpi/match_service.h"
 
 namespace lhcr {
 
@@ -97,6 +98,9 @@ int RunIngest(const IngestArgs& args, const ingest::SourceRegistry& registry,
     return 1;
   }
   ingest::Ingestor ingestor(interactions, &registry, journal->get());
+  // The MPI links each new Patient to a Person in its ingest transaction.
+  mpi::MatchService linker(interactions, identity::MatcherOptions{}, &registry);
+  if (args.link) ingestor.SetLinker(&linker);
   const auto start = std::chrono::steady_clock::now();
   ingest::BatchReport total;
   bool store_failed = false;

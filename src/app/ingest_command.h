@@ -31,6 +31,7 @@ struct IngestArgs {
   int threads = 4;
   bool fsync = true;
   bool replay = false;
+  bool link = true;  // match each new Patient to a Person at ingest (the MPI)
 };
 
 // Checks the arguments and prepares the registry (copying a region's

@@ -197,7 +197,8 @@ int Serve(const ServeArgs& args) {
   api::FhirApiOptions ao;
   ao.base_url = args.base_url;
   // The MPI's Patient/$match over the stored Patients (mpi/match_service.h).
-  mpi::MatchService match(interactions);
+  mpi::MatchService match(interactions, identity::MatcherOptions{},
+                          *registry ? &**registry : nullptr);
   ao.operations.push_back(
       {"Patient", "match", [&](const interaction::RequestContext& ctx, const std::string& body) {
          return match.Match(ctx, body);
@@ -206,6 +207,7 @@ int Serve(const ServeArgs& args) {
   // Feeds: HTTP (/ingest, /sources, /quarantine) and MLLP, written through
   // the same interactions.
   ingest::Ingestor ingestor(interactions, *registry ? &**registry : nullptr, journal->get());
+  ingestor.SetLinker(&match);  // each new Patient linked to a Person as it is written
   api::IngestApi ingest_api(ingestor);
 
   // Block the stop signals in every thread; this one waits for them.
@@ -472,6 +474,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   ing->add_flag("!--no-fsync", ingest_args.fsync, "Do not fsync each commit");
   ing->add_flag("--replay", ingest_args.replay, "Replay every held quarantined item");
+  ing->add_flag("!--no-link", ingest_args.link,
+                "Do not link Patients to Persons at ingest (run lhcr mpi relink later)");
   ing->add_option("paths", ingest_args.paths, "REGION_DIR, or FILE... with --source");
   CLI11_PARSE(app, argc, argv);
   if (ing->parsed()) return lhcr::Ingest(ingest_args);

@@ -224,13 +224,41 @@ Status Ingestor::WriteBundle(const std::string& source_id, const std::string& lo
   std::string written;
   {
     std::lock_guard<std::mutex> lock(StripeFor(source_id + "|" + lock_key));
-    ASSIGN_OR_RETURN(hl7v2::StaleCheck checked, hl7v2::DropStaleEntries(bundle_json, lookup));
-    out.unchanged += checked.dropped;
-    if (checked.kept == 0) return Status::Ok();  // a resend, older news, or nothing new
-    interaction::RequestContext ctx;
-    RETURN_IF_ERROR(interactions_.Bundle(ctx, checked.bundle_json).status());
-    out.written += checked.kept;
-    written = std::move(checked.bundle_json);
+    // A Person a linker read may change before the write (If-Match fails):
+    // read again and retry.
+    Status status;
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      ASSIGN_OR_RETURN(hl7v2::StaleCheck checked, hl7v2::DropStaleEntries(bundle_json, lookup));
+      if (checked.kept == 0) {  // a resend, older news, or nothing new
+        out.unchanged += checked.dropped;
+        return Status::Ok();
+      }
+      int added = 0;
+      if (linker_ != nullptr) {
+        ASSIGN_OR_RETURN(std::vector<std::string> links, linker_->LinkEntries(checked.bundle_json));
+        if (!links.empty()) {
+          // Append to the entry array: the Bundle ends "]}".
+          std::string& b = checked.bundle_json;
+          b.resize(b.size() - 2);
+          for (const std::string& e : links) b += "," + e;
+          b += "]}";
+          added = static_cast<int>(links.size());
+        }
+      }
+      interaction::RequestContext ctx;
+      status = interactions_.Bundle(ctx, checked.bundle_json).status();
+      if (status.ok()) {
+        out.unchanged += checked.dropped;
+        out.written += checked.kept + added;
+        written = std::move(checked.bundle_json);
+        break;
+      }
+      if (added == 0 || (status.code() != StatusCode::kPrecondition &&
+                         status.code() != StatusCode::kConflict)) {
+        return status;
+      }
+    }
+    RETURN_IF_ERROR(status);
   }
   CheckPatients(source_id, written, out);
   return Status::Ok();

@@ -39,6 +39,7 @@
 #include "hl7v2/ack.h"
 #include "hl7v2/to_fhir.h"
 #include "ingest/journal.h"
+#include "ingest/linker.h"
 #include "ingest/source_registry.h"
 #include "interaction/interaction.h"
 
@@ -110,6 +111,11 @@ class Ingestor {
   // when it is no longer held.
   Result<BatchReport> Replay(int64_t quarantine_id);
 
+  // Links each new Patient to a Person inside its ingest transaction (the
+  // MPI, mpi/match_service.h). Borrowed; set before ingest starts. Null:
+  // no linking at ingest (`lhcr mpi relink` links afterwards).
+  void SetLinker(PatientLinker* linker) { linker_ = linker; }
+
   const SourceRegistry* registry() const { return registry_; }
   IngestJournal* journal() const { return journal_; }
 
@@ -144,6 +150,7 @@ class Ingestor {
   IngestJournal* const journal_;
   Clock& clock_;
   IdGenerator& ids_;
+  PatientLinker* linker_ = nullptr;
   std::array<std::mutex, 64> stripes_;  // per-patient serialisation
 };
 

@@ -4,9 +4,11 @@
 #include <cmath>
 #include <set>
 
+#include "base/ids.h"
 #include "fhir/json.h"
 #include "identity/blocking.h"
 #include "identity/fhir_patient.h"
+#include "mpi/resources.h"
 #include "mpi/scan.h"
 
 namespace lhcr::mpi {
@@ -16,7 +18,6 @@ namespace {
 using fhir::Json;
 using fhir::JsonDoc;
 
-constexpr double kCertainProbability = 0.99999;
 // A block this large says little about one query; skip it (as blocking
 // does for the whole region with max_block_size).
 constexpr size_t kMaxQueryBlock = 1000;
@@ -30,8 +31,10 @@ std::string SourceOf(const Json& r) {
 }  // namespace
 
 MatchService::MatchService(interaction::Interactions& interactions,
-                           identity::MatcherOptions options)
-    : interactions_(interactions), options_(std::move(options)) {}
+                           identity::MatcherOptions options,
+                           const ingest::SourceRegistry* registry, size_t min_records_to_link)
+    : interactions_(interactions), options_(std::move(options)), registry_(registry),
+      min_records_to_link_(min_records_to_link) {}
 
 size_t MatchService::indexed() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -65,6 +68,28 @@ Status MatchService::CatchUp() {
     return Status::Ok();
   }));
   last_updated_ = newest;
+  search::QueryParams person_params;
+  if (!last_person_updated_.empty()) {
+    person_params.emplace_back("_lastUpdated", "ge" + last_person_updated_);
+  }
+  std::string newest_person = last_person_updated_;
+  RETURN_IF_ERROR(
+      ForEachResource(interactions_, "Person", person_params, [&](const Json& p) -> Status {
+        if (const Json* meta = fhir::Member(p, "meta")) {
+          std::string updated(fhir::StringMember(*meta, "lastUpdated"));
+          if (updated > newest_person) newest_person = updated;
+        }
+        const std::string id(fhir::StringMember(p, "id"));
+        const Json* links = fhir::Member(p, "link");
+        if (links == nullptr || !links->IsArray()) return Status::Ok();
+        for (const Json& l : links->GetArray()) {
+          if (const Json* t = fhir::Member(l, "target")) {
+            person_of_[std::string(fhir::StringMember(*t, "reference"))] = id;
+          }
+        }
+        return Status::Ok();
+      }));
+  last_person_updated_ = newest_person;
   if (!records_.empty() && (matcher_ == nullptr || records_.size() >= 2 * trained_on_)) Train();
   return Status::Ok();
 }
@@ -180,6 +205,155 @@ Result<interaction::Response> MatchService::Match(const interaction::RequestCont
   interaction::Response r;
   r.body = fhir::ToJson(bundle);
   return r;
+}
+
+Result<std::vector<std::string>> MatchService::LinkEntries(const std::string& bundle_json) {
+  ASSIGN_OR_RETURN(JsonDoc bundle, fhir::ParseJson(bundle_json));
+  const Json* entries = fhir::Member(bundle, "entry");
+  std::vector<std::string> out;
+  if (entries == nullptr || !entries->IsArray()) return out;
+  std::lock_guard<std::mutex> lock(mu_);
+  bool caught_up = false;
+  std::unordered_map<std::string, size_t> person_entry;  // Person id -> index in `out`
+  for (const Json& e : entries->GetArray()) {
+    const Json* p = fhir::Member(e, "resource");
+    const Json* req = fhir::Member(e, "request");
+    if (p == nullptr || req == nullptr || fhir::StringMember(*p, "resourceType") != "Patient") {
+      continue;
+    }
+    if (!caught_up) {
+      RETURN_IF_ERROR(CatchUp());
+      caught_up = true;
+    }
+    // The stored Patient this entry updates, if any.
+    std::string target(fhir::StringMember(e, "fullUrl"));
+    std::string url(fhir::StringMember(*req, "url"));
+    if (size_t q = url.find('?'); q != std::string::npos) {
+      interaction::RequestContext ctx;
+      search::QueryParams params;
+      std::string query = url.substr(q + 1);
+      size_t eq = query.find('=');
+      if (eq != std::string::npos) params.emplace_back(query.substr(0, eq), query.substr(eq + 1));
+      auto found = interactions_.Search(ctx, "Patient", params);
+      if (found.ok()) {
+        auto d = fhir::ParseJson(found->body);
+        const Json* hits = d.ok() ? fhir::Member(*d, "entry") : nullptr;
+        if (hits && hits->IsArray()) {
+          for (const Json& h : hits->GetArray()) {
+            const Json* r = fhir::Member(h, "resource");
+            if (r && fhir::StringMember(*r, "resourceType") == "Patient") {
+              target = "Patient/" + std::string(fhir::StringMember(*r, "id"));
+            }
+          }
+        }
+      }
+    }
+    if (target.empty() || person_of_.count(target)) continue;  // already linked
+
+    const std::string source = SourceOf(*p);
+    identity::PersonRecord record = identity::PersonRecordFromPatient(*p, source, "");
+    record.record_id = target;
+    std::vector<identity::PreparedRecord> pair(2);
+    pair[0] = identity::Prepare(record);
+    // The best candidate that is linked to a Person.
+    const identity::ScoredPair* best = nullptr;
+    identity::ScoredPair best_pair;
+    std::string best_ref;
+    if (matcher_ != nullptr) {
+      std::set<uint32_t> candidates;
+      for (const std::string& key : identity::BlockingKeys(pair[0])) {
+        auto it = blocks_.find(key);
+        if (it == blocks_.end() || it->second.size() > options_.blocking.max_block_size) continue;
+        candidates.insert(it->second.begin(), it->second.end());
+      }
+      for (uint32_t c : candidates) {
+        if (refs_[c] == target || !person_of_.count(refs_[c])) continue;
+        pair[1] = records_[c];
+        identity::ScoredPair scored = matcher_->Score(pair, 0, 1);
+        if (best == nullptr || scored.probability > best_pair.probability) {
+          best_pair = scored;
+          best = &best_pair;
+          best_ref = refs_[c];
+        }
+      }
+    }
+    Member me;
+    me.ref = target;
+    me.source = source;
+    if (const ingest::Source* s = registry_ ? registry_->FindById(source) : nullptr) {
+      me.trust = s->identity_trust;
+    }
+    me.json = fhir::ToJson(*p);
+    const bool trusted = records_.size() >= min_records_to_link_;
+    if (best != nullptr && trusted && best->decision == identity::MatchDecision::kAutoLink) {
+      // Into the candidate's Person, guarded by its version.
+      const std::string person_id = person_of_[best_ref];
+      auto at = person_entry.find(person_id);
+      JsonDoc person;
+      std::string version;
+      if (at != person_entry.end()) {
+        auto d = fhir::ParseJson(out[at->second]);
+        if (!d.ok()) return d.status();
+        person.CopyFrom((*d)["resource"], person.GetAllocator());
+        const Json* ifm = fhir::Member((*d)["request"], "ifMatch");
+        version = ifm ? std::string(fhir::AsView(*ifm)) : "";
+      } else {
+        interaction::RequestContext ctx;
+        auto stored = interactions_.Read(ctx, "Person", person_id, {});
+        if (!stored.ok()) return stored.status();
+        auto d = fhir::ParseJson(stored->body);
+        if (!d.ok()) return d.status();
+        person.CopyFrom(*d, person.GetAllocator());
+        version = "W/\"" + std::to_string(stored->version.value_or(0)) + "\"";
+      }
+      auto& a = person.GetAllocator();
+      const Grade grade =
+          best->probability >= kCertainProbability ? Grade::kCertain : Grade::kProbable;
+      Json link(rapidjson::kObjectType), ext(rapidjson::kArrayType);
+      Json g(rapidjson::kObjectType), sc(rapidjson::kObjectType);
+      g.AddMember("url", Json(kMatchGradeExtension.data(), a), a);
+      g.AddMember("valueCode", Json(GradeName(grade).data(), a), a);
+      sc.AddMember("url", Json(kMatchScoreExtension.data(), a), a);
+      sc.AddMember("valueDecimal", std::round(best->probability * 1e6) / 1e6, a);
+      ext.PushBack(std::move(g), a);
+      ext.PushBack(std::move(sc), a);
+      link.AddMember("extension", std::move(ext), a);
+      Json t(rapidjson::kObjectType);
+      t.AddMember("reference", Json(target.c_str(), a), a);
+      link.AddMember("target", std::move(t), a);
+      link.AddMember("assurance", Json(AssuranceOf(grade).data(), a), a);
+      if (!person.HasMember("link")) person.AddMember("link", Json(rapidjson::kArrayType), a);
+      person["link"].PushBack(std::move(link), a);
+      person.RemoveMember("meta");
+      std::string entry = R"({"fullUrl":"urn:uuid:)" + StableUuid("Person/" + person_id) +
+                          R"(","resource":)" + fhir::ToJson(person) +
+                          R"(,"request":{"method":"PUT","url":"Person/)" + person_id +
+                          R"(","ifMatch":)" + fhir::ToJson(Json(version.c_str(), a)) + "}}";
+      if (at != person_entry.end()) {
+        out[at->second] = entry;
+      } else {
+        person_entry[person_id] = out.size();
+        out.push_back(entry);
+      }
+      continue;
+    }
+    // A Person of its own.
+    const std::string person_id = "mpi-" + StableUuid("person#" + source + "#" + url);
+    std::string person = PersonJson(person_id, {&me}, {Grade::kCertain}, {1.0});
+    out.push_back(R"({"fullUrl":"urn:uuid:)" + StableUuid("Person/" + person_id) +
+                  R"(","resource":)" + person + R"(,"request":{"method":"PUT","url":"Person/)" +
+                  person_id + R"("}})");
+    if (best != nullptr && trusted && best->probability >= options_.review_probability) {
+      // Uncertain: a human decides.
+      const std::string task_id = ReviewTaskId(target, best_ref);
+      out.push_back(R"({"fullUrl":"urn:uuid:)" + StableUuid("Task/" + task_id) +
+                    R"(","resource":)" +
+                    ReviewTaskJson(task_id, target, best_ref, best->probability,
+                                   Evidence(matcher_->model(), *best), best->reason, "requested") +
+                    R"(,"request":{"method":"PUT","url":"Task/)" + task_id + R"("}})");
+    }
+  }
+  return out;
 }
 
 }  // namespace lhcr::mpi

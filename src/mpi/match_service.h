@@ -20,7 +20,20 @@
 // 10). Errors: a Parameters without a Patient, or not a Parameters, are
 // kIncorrect (400).
 //
-// Thread-safe (one mutex: catching up and matching are serialised).
+// It is also the ingest's PatientLinker (ingest/linker.h): each Patient an
+// ingest transaction writes that is not linked yet gets, in the same
+// transaction, a link to the Person of its best candidate when that pair
+// auto-links (the region's own prior, as relink decides), else a new Person
+// of its own — plus a review Task when the best candidate is uncertain. No
+// auto-link is made while fewer than kMinRecordsToLink records are indexed
+// (the model is not yet worth trusting): those records get Persons of their
+// own, and `lhcr mpi relink` joins them later. Two records of one person
+// ingested at the same moment through different sources may both get new
+// Persons (a missed link, never a false one); relink joins them.
+// Not yet: an update of a linked Patient's demographics does not
+// re-evaluate its link (relink does).
+//
+// Thread-safe (one mutex: catching up, matching and linking are serialised).
 #pragma once
 
 #include <mutex>
@@ -29,6 +42,7 @@
 #include <vector>
 
 #include "identity/matcher.h"
+#include "ingest/linker.h"
 #include "ingest/source_registry.h"
 #include "interaction/interaction.h"
 
@@ -37,13 +51,20 @@ namespace lhcr::mpi {
 inline constexpr std::string_view kMatchGradeSpecExtension =
     "http://hl7.org/fhir/StructureDefinition/match-grade";
 
-class MatchService {
+class MatchService : public ingest::PatientLinker {
  public:
+  static constexpr size_t kMinRecordsToLink = 1000;
+
   // Borrows `interactions`; it must outlive this object.
-  MatchService(interaction::Interactions& interactions, identity::MatcherOptions options = {});
+  MatchService(interaction::Interactions& interactions, identity::MatcherOptions options = {},
+               const ingest::SourceRegistry* registry = nullptr,
+               size_t min_records_to_link = kMinRecordsToLink);
 
   Result<interaction::Response> Match(const interaction::RequestContext& ctx,
                                       const std::string& parameters_json);
+
+  // ingest::PatientLinker
+  Result<std::vector<std::string>> LinkEntries(const std::string& bundle_json) override;
 
   size_t indexed() const;
 
@@ -53,12 +74,16 @@ class MatchService {
 
   interaction::Interactions& interactions_;
   const identity::MatcherOptions options_;
+  const ingest::SourceRegistry* const registry_;
+  const size_t min_records_to_link_;
   mutable std::mutex mu_;
   std::vector<identity::PreparedRecord> records_;       // guarded by mu_
   std::vector<std::string> refs_;                       // "Patient/<id>", by record
   std::unordered_map<std::string, uint32_t> by_ref_;    // ref -> record
   std::unordered_map<std::string, std::vector<uint32_t>> blocks_;  // key -> records
-  std::string last_updated_;                            // newest meta.lastUpdated seen
+  std::unordered_map<std::string, std::string> person_of_;  // Patient ref -> Person id
+  std::string last_updated_;                            // newest Patient meta.lastUpdated seen
+  std::string last_person_updated_;                     // newest Person meta.lastUpdated seen
   std::unique_ptr<identity::Matcher> matcher_;
   size_t trained_on_ = 0;
 };

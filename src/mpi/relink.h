@@ -34,21 +34,9 @@
 #include "identity/matcher.h"
 #include "ingest/source_registry.h"
 #include "interaction/interaction.h"
+#include "mpi/resources.h"
 
 namespace lhcr::mpi {
-
-inline constexpr std::string_view kMatchGradeExtension =
-    "https://lhcr.example/fhir/StructureDefinition/match-grade";
-inline constexpr std::string_view kMatchScoreExtension =
-    "https://lhcr.example/fhir/StructureDefinition/match-score";
-inline constexpr std::string_view kMpiTaskSystem = "https://lhcr.example/fhir/CodeSystem/mpi-task";
-
-// Link grades: certain (one record, a merge by its source, or probability
-// >= 0.99999), probable (>= the auto-link threshold), possible (in the
-// cluster through others only). FHIR assurance level3 / level2 / level1.
-enum class Grade { kCertain, kProbable, kPossible };
-std::string_view GradeName(Grade g);
-std::string_view AssuranceOf(Grade g);
 
 struct RelinkOptions {
   identity::MatcherOptions matcher;

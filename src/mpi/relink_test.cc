@@ -38,7 +38,7 @@ std::string Slurp(const std::string& path) {
 // A synthetic region of `people`, ingested whole into an in-process store.
 class RelinkTest : public ::testing::Test {
  protected:
-  void Ingest(int people, double noise) {
+  void Ingest(int people, double noise, ingest::PatientLinker* linker = nullptr) {
     synth::SynthOptions o;
     o.people = people;
     o.seed = 11;
@@ -58,6 +58,11 @@ class RelinkTest : public ::testing::Test {
     interactions_ = std::make_unique<interaction::Interactions>(
         *store_, fhir::SearchParamRegistry::R4(), fhir::Validator::R4(), clock_, UuidGenerator());
     ingest::Ingestor ingestor(*interactions_, &registry_, nullptr, clock_);
+    if (make_linker_) {
+      linker_ = std::make_unique<MatchService>(*interactions_, identity::MatcherOptions{},
+                                               &registry_, 200);
+      ingestor.SetLinker(linker_.get());
+    }
     for (const ingest::Source& src : registry_.sources()) {
       for (const std::string& f : src.files) {
         auto r = ingestor.IngestText(src, Slurp(o.out + "/" + f));
@@ -117,6 +122,8 @@ class RelinkTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<interaction::Interactions> interactions_;
   std::map<std::string, std::string> truth_;
+  bool make_linker_ = false;
+  std::unique_ptr<MatchService> linker_;
 };
 
 TEST_F(RelinkTest, PersonsLinkOnlyOnePersonsRecordsAndASecondRunWritesNothing) {
@@ -194,6 +201,35 @@ TEST_F(RelinkTest, ReviewTasksExplainTheScoreAndAHumanDecisionIsKept) {
   ASSERT_TRUE(read.ok());
   EXPECT_NE(read->body.find("\"status\":\"rejected\""), std::string::npos);
   EXPECT_EQ(second->written, 0);
+}
+
+// Matching at ingest: every Patient gets its Person in its own transaction.
+TEST_F(RelinkTest, IngestLinksEachNewPatientToAPersonInItsTransaction) {
+  make_linker_ = true;
+  Ingest(200, 0.2);
+  std::map<std::string, std::string> patient_truth;
+  for (const auto& p : All("Patient")) {
+    patient_truth["Patient/" + std::string(fhir::StringMember(p, "id"))] = TruthOf(p);
+  }
+  std::set<std::string> seen;
+  size_t multi = 0;
+  for (const auto& person : All("Person")) {
+    std::set<std::string> truths;
+    for (const Json& l : person["link"].GetArray()) {
+      std::string ref(fhir::StringMember(l["target"], "reference"));
+      EXPECT_TRUE(seen.insert(ref).second) << ref << " is linked to two Persons";
+      truths.insert(patient_truth[ref]);
+    }
+    EXPECT_EQ(truths.size(), 1u) << "a Person with two people's records: " << fhir::ToJson(person);
+    multi += person["link"].Size() > 1;
+  }
+  // Every Patient has a Person (the retired ones of A40 merges too).
+  for (const auto& [ref, truth] : patient_truth) EXPECT_TRUE(seen.count(ref)) << ref;
+  EXPECT_GT(multi, 10u) << "no record was linked to another at ingest";
+  // A relink afterwards keeps every link it agrees with and may join more.
+  auto r = Relink(*interactions_, &registry_, clock_, RelinkOptions{});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_GE(r->multi_record_persons, multi);
 }
 
 // Patient/$match over the same ingested region.
