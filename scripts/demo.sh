@@ -20,7 +20,10 @@ if [[ ! -f "$data/lhcr.db" ]]; then
   fi
   # Exit 3: some items were rejected (held in quarantine, see /quarantine).
   "$lhcr" ingest --data "$data" "$region" || [[ $? -eq 3 ]]
+  # The master patient index over the whole region: Persons and review Tasks.
+  "$lhcr" mpi relink --data "$data"
 fi
 echo "data quality per source: http://${LHCR_LISTEN:-127.0.0.1:8080}/sources"
+echo "persons (MPI): http://${LHCR_LISTEN:-127.0.0.1:8080}/fhir/Person"
 exec "$lhcr" serve --data "$data" --listen "${LHCR_LISTEN:-127.0.0.1:8080}" \
   --mllp "${LHCR_MLLP:-127.0.0.1:2575}"
