@@ -30,18 +30,6 @@ bool ContainsCi(std::string_view hay, std::string_view needle) {
   return false;
 }
 
-std::vector<std::string> SplitPath(std::string_view path) {
-  std::vector<std::string> parts;
-  size_t pos = 0;
-  while (pos < path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string_view::npos) slash = path.size();
-    if (slash > pos) parts.emplace_back(path.substr(pos, slash - pos));
-    pos = slash + 1;
-  }
-  return parts;
-}
-
 HttpResponse Error(const Status& s) {
   HttpResponse r;
   r.status = HttpStatusFor(s);

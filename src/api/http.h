@@ -30,4 +30,8 @@ struct HttpResponse {
   void SetHeader(std::string name, std::string value);
 };
 
+// The non-empty segments of a path ("/fhir/Patient/1" -> fhir, Patient, 1),
+// not decoded.
+std::vector<std::string> SplitPath(std::string_view path);
+
 }  // namespace lhcr::api

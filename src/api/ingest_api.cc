@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/text.h"
 #include "interaction/outcome.h"
 #include "search/search.h"
 
@@ -18,18 +19,6 @@ namespace {
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr const char* kJson = "application/json; charset=utf-8";
-
-std::vector<std::string> SplitPath(std::string_view path) {
-  std::vector<std::string> parts;
-  size_t pos = 0;
-  while (pos < path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string_view::npos) slash = path.size();
-    if (slash > pos) parts.emplace_back(path.substr(pos, slash - pos));
-    pos = slash + 1;
-  }
-  return parts;
-}
 
 HttpResponse Error(const Status& s) {
   HttpResponse r;
@@ -48,41 +37,8 @@ HttpResponse Json(int status, const rapidjson::StringBuffer& buf) {
   return r;
 }
 
-// `s` with every byte that is not part of a well-formed UTF-8 sequence
-// replaced by U+FFFD, so that the JSON written is valid whatever was sent.
-std::string ValidUtf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = n > 0 && i + n <= s.size();
-    for (size_t k = 1; ok && k < n; ++k) {
-      ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 2;
-    }
-    if (ok && n == 2) ok = c >= 0xC2;
-    if (ok && n == 3) {
-      unsigned char d = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xE0 && d < 0xA0) && !(c == 0xED && d >= 0xA0);
-    }
-    if (ok && n == 4) {
-      unsigned char d = static_cast<unsigned char>(s[i + 1]);
-      ok = c <= 0xF4 && !(c == 0xF0 && d < 0x90) && !(c == 0xF4 && d >= 0x90);
-    }
-    if (ok) {
-      out.append(s.substr(i, n));
-      i += n;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
-
 void Str(Writer& w, std::string_view s) {
-  std::string v = ValidUtf8(s);
+  std::string v = text::ValidUtf8(s);
   w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
 }
 void Key(Writer& w, std::string_view s) {

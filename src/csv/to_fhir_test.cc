@@ -16,8 +16,8 @@
 #include "fhir/validator.h"
 #include "interaction/interaction.h"
 #include "search/search.h"
-#include "store/sqlite/sqlite_store.h"
 #include "synth/synth.h"
+#include "testing/local_record.h"
 
 namespace lhcr::csv {
 namespace {
@@ -486,20 +486,7 @@ TEST_F(CsvRegionTest, EveryRecordMapsToAValidBundle) {
 
 class CsvStoreTest : public CsvRegionTest {
  protected:
-  class FixedClock : public Clock {
-   public:
-    Millis Now() override { return 1'735'689'600'000; }  // 2025-01-01T00:00:00Z
-  };
-
   void SetUp() override {
-    store::SqliteOptions so;
-    so.path = (*dir_ / ("store-" + std::to_string(++n_) + ".db")).string();
-    so.synchronous_full = false;
-    auto s = store::OpenSqliteStore(so);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-    interactions_ = std::make_unique<interaction::Interactions>(
-        *store_, fhir::SearchParamRegistry::R4(), fhir::Validator::R4(), clock_, UuidGenerator());
     lookup_ = [this](const std::string& type,
                      const std::string& query) -> Result<std::optional<std::string>> {
       ASSIGN_OR_RETURN(search::QueryParams params, search::ParseQueryString(query));
@@ -512,11 +499,6 @@ class CsvStoreTest : public CsvRegionTest {
       return std::optional<std::string>(fhir::ToJson((*entries)[0]["resource"]));
     };
   }
-  void TearDown() override {
-    interactions_.reset();
-    if (store_) store_->Close();
-  }
-
   // "Type/id" -> versionId of every stored resource of the types CSV writes.
   std::map<std::string, std::string> Versions() {
     std::map<std::string, std::string> out;
@@ -554,10 +536,9 @@ class CsvStoreTest : public CsvRegionTest {
     return written;
   }
 
-  static inline int n_ = 0;
-  FixedClock clock_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<interaction::Interactions> interactions_;
+  testing::FixedClock clock_;
+  testing::LocalRecord record_{clock_};
+  interaction::Interactions* const interactions_ = &record_.interactions();
   hl7v2::CurrentResourceLookup lookup_;
 };
 

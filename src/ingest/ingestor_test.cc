@@ -8,16 +8,10 @@
 #include "fhir/search_param.h"
 #include "fhir/validator.h"
 #include "hl7v2/message.h"
-#include "store/sqlite/sqlite_store.h"
-#include "testing/test_server.h"
+#include "testing/local_record.h"
 
 namespace lhcr::ingest {
 namespace {
-
-class FixedClock : public Clock {
- public:
-  Millis Now() override { return 1'735'689'600'000; }  // 2025-01-01T00:00:00Z
-};
 
 class CountingIds : public IdGenerator {
  public:
@@ -46,15 +40,7 @@ constexpr const char* kOruR01 =
 class IngestorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store::SqliteOptions so;
-    so.path = dir_.path() + "/lhcr.db";
-    so.synchronous_full = false;
-    auto s = store::OpenSqliteStore(so);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-    interactions_ = std::make_unique<interaction::Interactions>(
-        *store_, fhir::SearchParamRegistry::R4(), fhir::Validator::R4(), clock_, UuidGenerator());
-    auto j = IngestJournal::Open(dir_.path() + "/ingest.db");
+    auto j = IngestJournal::Open(record_.dir() + "/ingest.db");
     ASSERT_TRUE(j.ok()) << j.status().ToString();
     journal_ = std::move(*j);
     registry_ = SourceRegistry({Source{.id = "acute-rxx",
@@ -68,10 +54,6 @@ class IngestorTest : public ::testing::Test {
                                        .ods_code = "Y1",
                                        .format = "fhir"}});
   }
-  void TearDown() override {
-    if (store_) store_->Close();
-  }
-
   // MSA-1 and MSA-2 of an ACK.
   static std::pair<std::string, std::string> Msa(const std::string& ack) {
     auto m = hl7v2::ParseMessage(ack);
@@ -88,11 +70,10 @@ class IngestorTest : public ::testing::Test {
     return total != nullptr && total->IsInt() ? total->GetInt() : -1;
   }
 
-  testing::TempDir dir_;
-  FixedClock clock_;
+  testing::FixedClock clock_;
   CountingIds ids_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<interaction::Interactions> interactions_;
+  testing::LocalRecord record_{clock_};
+  interaction::Interactions* const interactions_ = &record_.interactions();
   std::unique_ptr<IngestJournal> journal_;
   SourceRegistry registry_;
 };

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/text.h"
 #include "fhir/json.h"
 #include "fhir/search_index.h"
 #include "fhir/search_param.h"
@@ -17,6 +18,8 @@
 namespace lhcr::ingest {
 
 namespace {
+
+using text::Slug;
 
 using fhir::Json;
 using fhir::JsonDoc;
@@ -282,20 +285,6 @@ void Stamp(JsonDoc& doc, const MergeContext& ctx) {
   ext->value.PushBack(e, a);
 }
 
-std::string Slug(std::string_view s) {  // as hl7v2's Provenance names the message
-  std::string out;
-  for (char c : s) {
-    if (std::isalnum(static_cast<unsigned char>(c))) {
-      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    } else if (c == '.' || c == '-') {
-      out.push_back(c);
-    } else if (!out.empty() && out.back() != '-') {
-      out.push_back('-');
-    }
-  }
-  while (!out.empty() && out.back() == '-') out.pop_back();
-  return out.empty() ? "other" : out;
-}
 
 Json Coding(std::string_view system, std::string_view code, std::string_view display,
             JsonDoc::AllocatorType& a) {

@@ -18,17 +18,12 @@
 #include "ingest/source_registry.h"
 #include "store/sqlite/sqlite_store.h"
 #include "synth/synth.h"
-#include "testing/test_server.h"
+#include "testing/local_record.h"
 
 namespace lhcr::ingest {
 namespace {
 
 namespace fs = std::filesystem;
-
-class FixedClock : public Clock {
- public:
-  Millis Now() override { return 1'735'689'600'000; }  // 2025-01-01T00:00:00Z
-};
 
 constexpr const char* kPatientSystem = "https://fhir.example.nhs.uk/RXX/Id/patient";
 
@@ -96,24 +91,12 @@ class RacingStore : public store::Store {
 class MergeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store::SqliteOptions so;
-    so.path = dir_.path() + "/lhcr.db";
-    so.synchronous_full = false;
-    auto s = store::OpenSqliteStore(so);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-    interactions_ = std::make_unique<interaction::Interactions>(
-        *store_, fhir::SearchParamRegistry::R4(), fhir::Validator::R4(), clock_, UuidGenerator());
     source_ = ToHl7SourceInfo(Source{.id = "acute-rxx",
                                      .name = "Northtown Hospitals",
                                      .kind = "acute",
                                      .ods_code = "RXX",
                                      .format = "hl7v2"});
   }
-  void TearDown() override {
-    if (store_) store_->Close();
-  }
-
   // What Hl7Ingestor::Apply does: map, drop stale entries, write the Bundle;
   // then (the step this file adds) carry out the merge, if any.
   struct Applied {
@@ -197,7 +180,7 @@ class MergeTest : public ::testing::Test {
     return link == nullptr ? "" : fhir::ToJson(*link);
   }
 
-  int64_t Versions() { return store_->Stats().versions; }
+  int64_t Versions() { return record_.store().Stats().versions; }
 
   void LoadFourMessages() {
     for (const char* m : {kA01Mrn1, kOruMrn1, kA04Mrn2}) {
@@ -207,10 +190,9 @@ class MergeTest : public ::testing::Test {
     }
   }
 
-  testing::TempDir dir_;
-  FixedClock clock_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<interaction::Interactions> interactions_;
+  testing::FixedClock clock_;
+  testing::LocalRecord record_{clock_};
+  interaction::Interactions* const interactions_ = &record_.interactions();
   hl7v2::SourceInfo source_;
 };
 
@@ -378,7 +360,7 @@ TEST_F(MergeTest, AConcurrentChangeFailsTheMergeWhichARetryCarriesOut) {
   LoadFourMessages();
   const std::string mrn1 = PatientId("MRN1");
   const std::string encounter = Ids("Encounter", {{"subject", "Patient/" + mrn1}}).at(0);
-  RacingStore racing(*store_);
+  RacingStore racing(record_.store());
   interaction::Interactions racing_interactions(racing, fhir::SearchParamRegistry::R4(),
                                                 fhir::Validator::R4(), clock_, UuidGenerator());
   // Someone updates the Encounter after the merge read it.
@@ -459,7 +441,7 @@ TEST_F(MergeTest, MissingRetiredRecordIsNothingToDo) {
 // would: every A40 is carried out without error, and afterwards no Encounter
 // of the trust references a record it retired.
 TEST_F(MergeTest, SyntheticRegionsA40sAllCarryOut) {
-  const fs::path dir = fs::path(dir_.path()) / "region";
+  const fs::path dir = fs::path(record_.dir()) / "region";
   synth::SynthOptions o;
   o.people = 400;
   o.seed = 3;

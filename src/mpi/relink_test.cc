@@ -14,19 +14,13 @@
 #include "fhir/search_param.h"
 #include "fhir/validator.h"
 #include "ingest/ingestor.h"
-#include "store/sqlite/sqlite_store.h"
 #include "synth/synth.h"
-#include "testing/test_server.h"
+#include "testing/local_record.h"
 
 namespace lhcr::mpi {
 namespace {
 
 using fhir::Json;
-
-class FixedClock : public Clock {
- public:
-  Millis Now() override { return 1'735'689'600'000; }  // 2025-01-01T00:00:00Z
-};
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -44,19 +38,11 @@ class RelinkTest : public ::testing::Test {
     o.seed = 11;
     o.noise = noise;
     o.threads = 2;
-    o.out = dir_.path() + "/region";
+    o.out = record_.dir() + "/region";
     ASSERT_TRUE(synth::Synthesise(o, *synth::CodeBook::BuiltIn(), nullptr).ok());
     auto registry = ingest::LoadSourceRegistry(o.out + "/sources.json");
     ASSERT_TRUE(registry.ok()) << registry.status().ToString();
     registry_ = std::move(*registry);
-    store::SqliteOptions so;
-    so.path = dir_.path() + "/lhcr.db";
-    so.synchronous_full = false;
-    auto s = store::OpenSqliteStore(so);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-    interactions_ = std::make_unique<interaction::Interactions>(
-        *store_, fhir::SearchParamRegistry::R4(), fhir::Validator::R4(), clock_, UuidGenerator());
     ingest::Ingestor ingestor(*interactions_, &registry_, nullptr, clock_);
     if (make_linker_) {
       linker_ = std::make_unique<MatchService>(*interactions_, identity::MatcherOptions{},
@@ -81,9 +67,6 @@ class RelinkTest : public ::testing::Test {
       while (std::getline(ls, x, ',')) f.push_back(x);
       if (f.size() >= 3) truth_[f[0] + "|" + f[1]] = f[2];
     }
-  }
-  void TearDown() override {
-    if (store_) store_->Close();
   }
 
   // Every resource of a type.
@@ -116,11 +99,10 @@ class RelinkTest : public ::testing::Test {
     return "";
   }
 
-  testing::TempDir dir_;
-  FixedClock clock_;
+  testing::FixedClock clock_;
+  testing::LocalRecord record_{clock_};
+  interaction::Interactions* const interactions_ = &record_.interactions();
   ingest::SourceRegistry registry_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<interaction::Interactions> interactions_;
   std::map<std::string, std::string> truth_;
   bool make_linker_ = false;
   std::unique_ptr<MatchService> linker_;
