@@ -16,14 +16,13 @@
 #include "csv/to_fhir.h"
 #include "fhir/json.h"
 #include "hl7v2/message.h"
+#include "identity/fhir_patient.h"
 #include "ingest/source_registry.h"
 
 namespace lhcr::identity {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr std::string_view kNhsNumberSystem = "https://fhir.nhs.uk/Id/nhs-number";
 
 Result<std::string> ReadWhole(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -40,126 +39,7 @@ std::string Trim(std::string_view s) {
   return std::string(s.substr(b, e - b + 1));
 }
 
-// "31", "12a": a house number at the start of an address line.
-bool IsHouseNumber(std::string_view token) {
-  size_t i = 0;
-  while (i < token.size() && std::isdigit(static_cast<unsigned char>(token[i]))) ++i;
-  if (i == 0) return false;
-  if (i + 1 == token.size() && std::isalpha(static_cast<unsigned char>(token[i]))) return true;
-  return i == token.size();
-}
-
-// Address lines as the FEBRL reader holds them: the house number apart, the
-// street and further lines in address_lines.
-void SetAddressLines(const std::vector<std::string>& lines, PersonRecord* r) {
-  for (const std::string& raw : lines) {
-    std::string line = Trim(raw);
-    if (line.empty()) continue;
-    if (r->address_lines.empty() && r->house_number.empty()) {
-      size_t sp = line.find(' ');
-      if (sp != std::string::npos && IsHouseNumber(std::string_view(line).substr(0, sp))) {
-        r->house_number = line.substr(0, sp);
-        line = Trim(std::string_view(line).substr(sp + 1));
-      }
-    }
-    if (!line.empty()) r->address_lines.push_back(std::move(line));
-  }
-}
-
-void SetGivenNames(const std::vector<std::string>& names, PersonRecord* r) {
-  for (const std::string& raw : names) {
-    std::string n = Trim(raw);
-    if (n.empty()) continue;
-    if (r->given.empty()) {
-      r->given = std::move(n);
-    } else {
-      r->other_names.push_back(std::move(n));
-    }
-  }
-}
-
-// FHIR gender codes, HL7 table 0001 (M/F/O/U/A/N) and words such as "Male".
-Sex SexFrom(std::string_view text) {
-  std::string t = Trim(text);
-  if (t.empty()) return Sex::kUnknown;
-  switch (std::tolower(static_cast<unsigned char>(t[0]))) {
-    case 'm':
-      return Sex::kMale;
-    case 'f':
-      return Sex::kFemale;
-    case 'o':
-      return Sex::kOther;
-    default:
-      return Sex::kUnknown;
-  }
-}
-
-std::string StringOf(const fhir::Json& v) {
-  return v.IsString() ? std::string(fhir::AsView(v)) : std::string();
-}
-
 // ------------------------------------------------------------------ FHIR
-
-// The record of one Patient resource; record_id empty when the Patient has
-// no identifier in `record_id_system`.
-PersonRecord FromPatient(const fhir::Json& p, const ingest::Source& source) {
-  PersonRecord r;
-  r.source_id = source.id;
-  if (const fhir::Json* ids = fhir::Member(p, "identifier"); ids != nullptr && ids->IsArray()) {
-    for (const auto& id : ids->GetArray()) {
-      std::string_view system = fhir::StringMember(id, "system");
-      if (system == source.record_id_system && r.record_id.empty()) {
-        r.record_id = std::string(fhir::StringMember(id, "value"));
-      } else if (system == kNhsNumberSystem && r.nhs_number.empty()) {
-        r.nhs_number = std::string(fhir::StringMember(id, "value"));
-      }
-    }
-  }
-  // The official name, else the first.
-  if (const fhir::Json* names = fhir::Member(p, "name"); names != nullptr && names->IsArray()) {
-    const fhir::Json* chosen = nullptr;
-    for (const auto& n : names->GetArray()) {
-      if (!n.IsObject()) continue;
-      if (chosen == nullptr) chosen = &n;
-      if (fhir::StringMember(n, "use") == "official") {
-        chosen = &n;
-        break;
-      }
-    }
-    if (chosen != nullptr) {
-      r.family = std::string(fhir::StringMember(*chosen, "family"));
-      std::vector<std::string> given;
-      if (const fhir::Json* g = fhir::Member(*chosen, "given"); g != nullptr && g->IsArray()) {
-        for (const auto& v : g->GetArray()) given.push_back(StringOf(v));
-      }
-      SetGivenNames(given, &r);
-    }
-  }
-  r.sex = SexFrom(fhir::StringMember(p, "gender"));
-  r.dob = ParsePartialDate(std::string(fhir::StringMember(p, "birthDate")));
-  // The home address, else the first.
-  if (const fhir::Json* as = fhir::Member(p, "address"); as != nullptr && as->IsArray()) {
-    const fhir::Json* chosen = nullptr;
-    for (const auto& a : as->GetArray()) {
-      if (!a.IsObject()) continue;
-      if (chosen == nullptr) chosen = &a;
-      if (fhir::StringMember(a, "use") == "home") {
-        chosen = &a;
-        break;
-      }
-    }
-    if (chosen != nullptr) {
-      std::vector<std::string> lines;
-      if (const fhir::Json* l = fhir::Member(*chosen, "line"); l != nullptr && l->IsArray()) {
-        for (const auto& v : l->GetArray()) lines.push_back(StringOf(v));
-      }
-      SetAddressLines(lines, &r);
-      r.town = std::string(fhir::StringMember(*chosen, "city"));
-      r.postcode = std::string(fhir::StringMember(*chosen, "postalCode"));
-    }
-  }
-  return r;
-}
 
 Status ReadFhirSource(const fs::path& dir, const ingest::Source& source, RegionIdentities* out) {
   std::unordered_map<std::string, size_t> index;  // record id -> position in out->records
@@ -181,7 +61,7 @@ Status ReadFhirSource(const fs::path& dir, const ingest::Source& source, RegionI
       for (const auto& e : entries->GetArray()) {
         const fhir::Json* res = fhir::Member(e, "resource");
         if (res == nullptr || fhir::StringMember(*res, "resourceType") != "Patient") continue;
-        PersonRecord r = FromPatient(*res, source);
+        PersonRecord r = PersonRecordFromPatient(*res, source.id, source.record_id_system);
         if (r.record_id.empty()) {
           return Status::Incorrect(where + ": a Patient without an identifier in " +
                                    source.record_id_system);

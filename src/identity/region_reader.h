@@ -23,12 +23,15 @@
 //   * csv    csv::ParseCsv in the mapping's dialect; rows sharing the
 //            record_id_column are one record, its patient fields from the
 //            LAST row (as csv::MapCsvToFhir takes them).
-// Each becomes a PersonRecord as the FEBRL and Splink readers fill one:
-// first given name -> given, further given names -> other_names; a leading
-// house number ("31" or "12a") of the first address line -> house_number,
-// the rest of the lines -> address_lines; town, postcode, sex, NHS number
-// (digits as sent; Prepare() drops invalid ones). source_id is the
-// registry's source id; the record key is RecordKey().
+// Each becomes a PersonRecord as the FEBRL and Splink readers fill one, by
+// the mapping of fhir_patient.h (PersonRecordFromPatient for FHIR; its
+// SetGivenNames, SetAddressLines and SexFrom for PID and CSV fields): first
+// given name -> given, further given names -> other_names; a leading house
+// number ("31" or "12a") of the first address line -> house_number, the
+// rest of the lines -> address_lines ("Flat 15, 37 Cedar Drive" keeps no
+// house number); town, postcode, sex, NHS number (digits as sent; Prepare()
+// drops invalid ones). source_id is the registry's source id; the record
+// key is RecordKey().
 //
 // Pure apart from reading the named files; safe to call from several
 // threads at once.
