@@ -344,10 +344,10 @@ int MpiRelink(const ServeArgs& args) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "relink: %zu patients (%zu matched), %zu persons (%zu with several records), %zu review "
-      "pairs, %zu refused merges, %zu persons retired, %lld resources written, %lld unchanged "
-      "in %.1f s\n",
+      "pairs (%zu not queued), %zu refused merges, %zu persons retired, %lld resources written, "
+      "%lld unchanged in %.1f s\n",
       r->patients, r->matched, r->persons, r->multi_record_persons, r->review_pairs,
-      r->refused_merges, r->retired_persons, static_cast<long long>(r->written),
+      r->review_not_queued, r->refused_merges, r->retired_persons, static_cast<long long>(r->written),
       static_cast<long long>(r->unchanged), secs);
   return 0;
 }

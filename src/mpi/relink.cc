@@ -213,7 +213,19 @@ Result<RelinkReport> Relink(interaction::Interactions& interactions,
 
   // 5. Review Tasks.
   std::set<std::string> wanted_tasks;
-  for (const identity::ScoredPair& p : run.clustering.review) {
+  std::vector<const identity::ScoredPair*> review;
+  review.reserve(run.clustering.review.size());
+  for (const identity::ScoredPair& p : run.clustering.review) review.push_back(&p);
+  std::stable_sort(review.begin(), review.end(),
+                   [](const identity::ScoredPair* x, const identity::ScoredPair* y) {
+                     return x->probability > y->probability;
+                   });
+  for (const identity::ScoredPair* pp : review) {
+    const identity::ScoredPair& p = *pp;
+    if (wanted_tasks.size() >= options.max_review_tasks) {
+      ++report.review_not_queued;
+      continue;
+    }
     const std::string& a = members[record_member[p.a]].ref;
     const std::string& b = members[record_member[p.b]].ref;
     const std::string id = ReviewTaskId(a, b);

@@ -43,6 +43,12 @@ struct RelinkOptions {
   // Called at each stage ("read", "match", "write") with items done / total.
   std::function<void(const std::string& stage, size_t done, size_t total)> progress;
   size_t entries_per_transaction = 200;
+  // At most this many review Tasks are queued (the most probable pairs
+  // first); the rest are counted in RelinkReport::review_not_queued. A
+  // queue nobody can work through helps nobody, and a model gone wrong on
+  // a large region can put millions of pairs in the review band
+  // (docs/BENCHMARKS.md "MPI accuracy").
+  size_t max_review_tasks = 100000;
 };
 
 struct RelinkReport {
@@ -50,7 +56,8 @@ struct RelinkReport {
   size_t matched = 0;          // records matched (retired ones are not)
   size_t persons = 0;          // active Persons after the run
   size_t multi_record_persons = 0;
-  size_t review_pairs = 0;
+  size_t review_pairs = 0;       // review Tasks queued
+  size_t review_not_queued = 0;  // over max_review_tasks
   size_t refused_merges = 0;
   size_t retired_persons = 0;  // existing Persons left with no cluster
   int64_t written = 0;         // resources written (new versions)
