@@ -211,6 +211,21 @@ TEST_F(IngestE2eTest, ServeShowsSourcesQualityAndTakesFeedsOverHttp) {
   EXPECT_GE((*r)["findings"].GetInt64(), 1) << report.body;
   auto adler = http.Get("/fhir/Patient?family=Adler");
   EXPECT_NE(adler.body.find("Irene"), std::string::npos) << adler.body;
+  // The MPI over HTTP: Irene Adler, just posted, is found by $match, which
+  // the CapabilityStatement declares; she has a Person (linked at ingest).
+  auto match = http.Call(
+      "POST", "/fhir/Patient/$match",
+      R"({"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Patient","name":[{"family":"Adler","given":["Irene"]}],"gender":"female","address":[{"postalCode":"M1 1AA"}]}}]})",
+      {{"Content-Type", "application/fhir+json"}});
+  ASSERT_EQ(match.status, 200) << match.body;
+  EXPECT_NE(match.body.find("\"mode\":\"match\""), std::string::npos) << match.body;
+  EXPECT_NE(match.body.find("Irene"), std::string::npos) << match.body;
+  auto metadata = http.Get("/fhir/metadata");
+  EXPECT_NE(metadata.body.find("OperationDefinition/Patient-match"), std::string::npos);
+  auto persons = http.Get("/fhir/Person?_count=1");
+  EXPECT_NE(persons.body.find("\"resourceType\":\"Person\""), std::string::npos)
+      << persons.body;
+
   // A body for an unknown source, and one that is not CSV at all.
   EXPECT_EQ(http.Call("POST", "/ingest/nobody", csv_body).status, 404);
   auto garbage = http.Call("POST", "/ingest/la-x99", "\"unterminated\r\n");

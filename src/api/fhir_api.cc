@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/time.h"
+#include "fhir/json.h"
 #include "interaction/bundle_writer.h"
 #include "interaction/outcome.h"
 #include "search/search.h"
@@ -74,6 +75,29 @@ HttpResponse FhirApi::Handle(const HttpRequest& request) {
     return r;
   }
   return Error(Status::NotFound("no such endpoint: " + std::string(path)));
+}
+
+// The CapabilityStatement tells the truth: each served operation is
+// declared on its resource type.
+void FhirApi::DeclareOperations(std::string& capabilities) const {
+  auto doc = fhir::ParseJson(capabilities);
+  if (!doc.ok()) return;
+  auto& a = doc->GetAllocator();
+  fhir::Json* rest = const_cast<fhir::Json*>(fhir::Member(*doc, "rest"));
+  if (rest == nullptr || !rest->IsArray() || rest->Empty()) return;
+  fhir::Json* resources = const_cast<fhir::Json*>(fhir::Member((*rest)[0], "resource"));
+  if (resources == nullptr || !resources->IsArray()) return;
+  for (const FhirOperation& op : options_.operations) {
+    for (fhir::Json& r : resources->GetArray()) {
+      if (fhir::StringMember(r, "type") != op.type) continue;
+      if (!r.HasMember("operation")) r.AddMember("operation", fhir::Json(rapidjson::kArrayType), a);
+      fhir::Json o(rapidjson::kObjectType);
+      o.AddMember("name", fhir::Json(op.name.c_str(), a), a);
+      o.AddMember("definition", fhir::Json(op.definition.c_str(), a), a);
+      r["operation"].PushBack(std::move(o), a);
+    }
+  }
+  capabilities = fhir::ToJson(*doc);
 }
 
 HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) {
@@ -152,7 +176,10 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
       }
     }
   } else if (parts[0] == "metadata" && parts.size() == 1) {
-    if (m == "GET" || m == "HEAD") result = interactions_.Capabilities(ctx);
+    if (m == "GET" || m == "HEAD") {
+      result = interactions_.Capabilities(ctx);
+      if (result.ok() && !options_.operations.empty()) DeclareOperations(result->body);
+    }
   } else if (parts[0] == "_history" && parts.size() == 1) {
     if (m == "GET" || m == "HEAD") result = interactions_.History(ctx, "", "", *query);
   } else {

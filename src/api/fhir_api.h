@@ -22,6 +22,7 @@ namespace lhcr::api {
 struct FhirOperation {
   std::string type;  // "Patient"
   std::string name;  // "match" (without the '$')
+  std::string definition;  // its OperationDefinition's canonical URL
   std::function<Result<interaction::Response>(const interaction::RequestContext& ctx,
                                               const std::string& body)>
       run;
@@ -47,6 +48,7 @@ class FhirApi {
 
  private:
   HttpResponse HandleFhir(const HttpRequest& request, std::string_view path);
+  void DeclareOperations(std::string& capabilities) const;
 
   interaction::Interactions& interactions_;
   FhirApiOptions options_;

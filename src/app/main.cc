@@ -200,7 +200,8 @@ int Serve(const ServeArgs& args) {
   mpi::MatchService match(interactions, identity::MatcherOptions{},
                           *registry ? &**registry : nullptr);
   ao.operations.push_back(
-      {"Patient", "match", [&](const interaction::RequestContext& ctx, const std::string& body) {
+      {"Patient", "match", "http://hl7.org/fhir/OperationDefinition/Patient-match",
+       [&](const interaction::RequestContext& ctx, const std::string& body) {
          return match.Match(ctx, body);
        }});
   api::FhirApi api(interactions, ao, [&] { return Metrics(server_ptr, **store); });
