@@ -48,6 +48,31 @@ std::string ReplacedBy(const Json& p) {
   return {};
 }
 
+// The Person of a cluster plus the records a person linked to it by hand
+// (kept with their own level4 links).
+std::string WithManualLinks(const std::string& id, std::vector<const Member*> ms,
+                            std::vector<Grade> grades, std::vector<double> scores,
+                            const std::vector<size_t>& manual, const std::vector<Member>& members,
+                            const std::unordered_map<std::string, std::string>& manual_link) {
+  for (size_t m : manual) {
+    ms.push_back(&members[m]);
+    grades.push_back(Grade::kCertain);
+    scores.push_back(1.0);
+  }
+  std::string json = PersonJson(id, ms, grades, scores);
+  if (manual.empty()) return json;
+  auto doc = fhir::ParseJson(json);
+  if (!doc.ok()) return json;
+  auto& a = doc->GetAllocator();
+  for (Json& l : (*doc)["link"].GetArray()) {
+    auto it = manual_link.find(std::string(fhir::StringMember(l["target"], "reference")));
+    if (it == manual_link.end()) continue;
+    auto stored = fhir::ParseJson(it->second);
+    if (stored.ok()) l.CopyFrom(*stored, a);
+  }
+  return fhir::ToJson(*doc);
+}
+
 }  // namespace
 
 Result<RelinkReport> Relink(interaction::Interactions& interactions,
@@ -59,11 +84,45 @@ Result<RelinkReport> Relink(interaction::Interactions& interactions,
     if (options.progress) options.progress(stage, done, total);
   };
 
-  // 1. Every Patient, as stored.
+  // 1. Existing Persons and review Tasks. Links a person made or confirmed
+  // (assurance level4) are decisions, not guesses: those records stay where
+  // they are and are not matched again.
+  std::unordered_map<std::string, std::string> person_of;  // Patient ref -> Person id
+  std::unordered_map<std::string, std::string> manual_person;  // level4: Patient -> Person
+  std::unordered_map<std::string, std::string> manual_link;    // level4: Patient -> its link
+  std::set<std::string> existing_persons;
+  RETURN_IF_ERROR(ForEachResource(interactions, "Person", {}, [&](const Json& p) -> Status {
+    std::string id(fhir::StringMember(p, "id"));
+    existing_persons.insert(id);
+    if (const Json* links = fhir::Member(p, "link"); links && links->IsArray()) {
+      for (const Json& l : links->GetArray()) {
+        if (const Json* t = fhir::Member(l, "target")) {
+          const std::string ref(fhir::StringMember(*t, "reference"));
+          person_of[ref] = id;
+          if (fhir::StringMember(l, "assurance") == "level4") {
+            manual_person[ref] = id;
+            manual_link[ref] = fhir::ToJson(l);
+          }
+        }
+      }
+    }
+    return Status::Ok();
+  }));
+  std::map<std::string, std::string> task_status;  // review Task id -> status
+  RETURN_IF_ERROR(ForEachResource(interactions, "Task",
+                          {{"code", std::string(kMpiTaskSystem) + "|review-match"}},
+                          [&](const Json& t) -> Status {
+                            task_status[std::string(fhir::StringMember(t, "id"))] =
+                                std::string(fhir::StringMember(t, "status"));
+                            return Status::Ok();
+                          }));
+
+  // 2. Every Patient, as stored.
   std::vector<Member> members;
   std::vector<PersonRecord> records;
   std::vector<uint32_t> record_member;  // record index -> member index
   std::vector<std::pair<size_t, std::string>> retired;  // member index, survivor ref
+  std::unordered_map<std::string, std::vector<size_t>> manual_members;  // Person -> members
   RETURN_IF_ERROR(ForEachResource(interactions, "Patient", {}, [&](const Json& p) -> Status {
     Member m;
     m.ref = "Patient/" + std::string(fhir::StringMember(p, "id"));
@@ -73,7 +132,9 @@ Result<RelinkReport> Relink(interaction::Interactions& interactions,
     }
     m.updated = LastUpdated(p);
     m.json = fhir::ToJson(p);
-    if (std::string survivor = ReplacedBy(p); !survivor.empty()) {
+    if (manual_person.count(m.ref)) {
+      manual_members[manual_person[m.ref]].push_back(members.size());
+    } else if (std::string survivor = ReplacedBy(p); !survivor.empty()) {
       retired.emplace_back(members.size(), survivor);
     } else {
       PersonRecord r = identity::PersonRecordFromPatient(p, m.source, "");
@@ -89,7 +150,7 @@ Result<RelinkReport> Relink(interaction::Interactions& interactions,
   report.matched = records.size();
   progress("read", members.size(), members.size());
 
-  // 2. Match.
+  // 3. Match.
   progress("match", 0, records.size());
   identity::MatchRun run =
       identity::MatchRecords(records, std::vector<uint32_t>(records.size(), 0), options.matcher);
@@ -128,30 +189,6 @@ Result<RelinkReport> Relink(interaction::Interactions& interactions,
     clusters[c].push_back(m);
     merged_by_source[m] = true;
   }
-
-  // 3. Existing Persons and review Tasks.
-  std::unordered_map<std::string, std::string> person_of;  // Patient ref -> Person id
-  std::set<std::string> existing_persons;
-  RETURN_IF_ERROR(ForEachResource(interactions, "Person", {}, [&](const Json& p) -> Status {
-    std::string id(fhir::StringMember(p, "id"));
-    existing_persons.insert(id);
-    if (const Json* links = fhir::Member(p, "link"); links && links->IsArray()) {
-      for (const Json& l : links->GetArray()) {
-        if (const Json* t = fhir::Member(l, "target")) {
-          person_of[std::string(fhir::StringMember(*t, "reference"))] = id;
-        }
-      }
-    }
-    return Status::Ok();
-  }));
-  std::map<std::string, std::string> task_status;  // review Task id -> status
-  RETURN_IF_ERROR(ForEachResource(interactions, "Task",
-                          {{"code", std::string(kMpiTaskSystem) + "|review-match"}},
-                          [&](const Json& t) -> Status {
-                            task_status[std::string(fhir::StringMember(t, "id"))] =
-                                std::string(fhir::StringMember(t, "status"));
-                            return Status::Ok();
-                          }));
 
   // 4. Persons: ids kept by majority, demographics by survivorship.
   std::vector<std::string> writes;  // resources to PUT
@@ -200,12 +237,20 @@ Result<RelinkReport> Relink(interaction::Interactions& interactions,
       grades.push_back(g);
       scores.push_back(score);
     }
-    writes.push_back(PersonJson(id, ms, grades, scores));
+    writes.push_back(WithManualLinks(id, ms, grades, scores, manual_members[id], members,
+                                     manual_link));
     ++report.persons;
-    if (cluster.size() > 1) ++report.multi_record_persons;
+    if (ms.size() + manual_members[id].size() > 1) ++report.multi_record_persons;
   }
   for (const std::string& old : existing_persons) {
     if (claimed.count(old)) continue;
+    if (auto it = manual_members.find(old); it != manual_members.end() && !it->second.empty()) {
+      // Only records a person put there: it stays as they left it.
+      writes.push_back(WithManualLinks(old, {}, {}, {}, it->second, members, manual_link));
+      ++report.persons;
+      if (it->second.size() > 1) ++report.multi_record_persons;
+      continue;
+    }
     ++report.retired_persons;
     writes.push_back(R"({"resourceType":"Person","id":")" + old +
                      R"(","meta":{"source":"lhcr-mpi#relink"},"active":false})");

@@ -1,5 +1,6 @@
 #include "mpi/relink.h"
 
+#include "mpi/links.h"
 #include "mpi/match_service.h"
 
 #include <gtest/gtest.h>
@@ -183,6 +184,38 @@ TEST_F(RelinkTest, ReviewTasksExplainTheScoreAndAHumanDecisionIsKept) {
   ASSERT_TRUE(read.ok());
   EXPECT_NE(read->body.find("\"status\":\"rejected\""), std::string::npos);
   EXPECT_EQ(second->written, 0);
+}
+
+// A person's decision stands: relink does not undo an unlink.
+TEST_F(RelinkTest, RelinkKeepsLinksAPersonMade) {
+  Ingest(100, 0.2);
+  ASSERT_TRUE(Relink(*interactions_, &registry_, clock_, RelinkOptions{}).ok());
+  std::string person, patient;
+  for (const auto& p : All("Person")) {
+    if (p.HasMember("link") && p["link"].Size() > 1) {
+      person = "Person/" + std::string(fhir::StringMember(p, "id"));
+      patient = fhir::StringMember(p["link"][0]["target"], "reference");
+      break;
+    }
+  }
+  ASSERT_FALSE(person.empty());
+  LinkManager links(*interactions_, &registry_, clock_);
+  auto un = links.Unlink(patient, "dr.who", "not the same person");
+  ASSERT_TRUE(un.ok()) << un.status().ToString();
+  const std::string alone = un->persons[1];
+  auto again = Relink(*interactions_, &registry_, clock_, RelinkOptions{});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  auto read = interactions_->Read({}, "Person", alone.substr(7), {});
+  ASSERT_TRUE(read.ok());
+  auto d = fhir::ParseJson(read->body);
+  ASSERT_EQ((*d)["link"].Size(), 1u) << read->body;
+  EXPECT_EQ(fhir::StringMember((*d)["link"][0]["target"], "reference"), patient);
+  EXPECT_EQ(fhir::StringMember((*d)["link"][0], "assurance"), "level4");
+  EXPECT_TRUE((*d)["active"].GetBool());
+  // And a third run changes nothing.
+  auto third = Relink(*interactions_, &registry_, clock_, RelinkOptions{});
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->written, 0);
 }
 
 // Matching at ingest: every Patient gets its Person in its own transaction.
