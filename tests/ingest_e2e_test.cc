@@ -226,6 +226,33 @@ TEST_F(IngestE2eTest, ServeShowsSourcesQualityAndTakesFeedsOverHttp) {
   EXPECT_NE(persons.body.find("\"resourceType\":\"Person\""), std::string::npos)
       << persons.body;
 
+  // Link management over HTTP: move Irene's record into another Person,
+  // then undo it.
+  auto irene = http.Get("/fhir/Patient?family=Adler");
+  auto ib = fhir::ParseJson(irene.body);
+  ASSERT_TRUE(ib.ok());
+  const std::string irene_ref =
+      "Patient/" + std::string(fhir::StringMember((*ib)["entry"][0]["resource"], "id"));
+  auto some_person = fhir::ParseJson(persons.body);
+  ASSERT_TRUE(some_person.ok());
+  const std::string other_ref =
+      "Person/" + std::string(fhir::StringMember((*some_person)["entry"][0]["resource"], "id"));
+  auto linked = http.Call("POST", "/mpi/link",
+                          R"({"patient":")" + irene_ref + R"(","person":")" + other_ref +
+                              R"(","reason":"test"})",
+                          {{"Content-Type", "application/json"}, {"X-Lhcr-User", "dr.who"}});
+  ASSERT_EQ(linked.status, 200) << linked.body;
+  auto lj = fhir::ParseJson(linked.body);
+  ASSERT_TRUE(lj.ok()) << linked.body;
+  const std::string prov(fhir::StringMember(*lj, "provenance"));
+  auto in_other = http.Get("/fhir/Person?link=" + irene_ref);
+  EXPECT_NE(in_other.body.find(other_ref.substr(7)), std::string::npos) << in_other.body;
+  auto undo = http.Call("POST", "/mpi/changes/" + prov.substr(11) + "/undo");
+  EXPECT_EQ(undo.status, 200) << undo.body;
+  EXPECT_EQ(http.Call("POST", "/mpi/changes/" + prov.substr(11) + "/undo").status, 409);
+  EXPECT_EQ(http.Call("POST", "/mpi/link", "{not json").status, 400);
+  EXPECT_EQ(http.Call("POST", "/mpi/review/no-such-task/accept").status, 404);
+
   // A body for an unknown source, and one that is not CSV at all.
   EXPECT_EQ(http.Call("POST", "/ingest/nobody", csv_body).status, 404);
   auto garbage = http.Call("POST", "/ingest/la-x99", "\"unterminated\r\n");

@@ -15,6 +15,7 @@
 #include "app/progress.h"
 #include "api/http_server.h"
 #include "api/ingest_api.h"
+#include "api/mpi_api.h"
 #include "api/mllp_server.h"
 #include "base/ids.h"
 #include "base/time.h"
@@ -210,6 +211,8 @@ int Serve(const ServeArgs& args) {
   ingest::Ingestor ingestor(interactions, *registry ? &**registry : nullptr, journal->get());
   ingestor.SetLinker(&match);  // each new Patient linked to a Person as it is written
   api::IngestApi ingest_api(ingestor);
+  mpi::LinkManager link_manager(interactions, *registry ? &**registry : nullptr);
+  api::MpiApi mpi_api(link_manager);
 
   // Block the stop signals in every thread; this one waits for them.
   sigset_t stop_signals;
@@ -226,7 +229,9 @@ int Serve(const ServeArgs& args) {
   auto server = api::HttpServer::Start(
       ho,
       [&](const api::HttpRequest& r) {
-        return api::IngestApi::Serves(r.Path()) ? ingest_api.Handle(r) : api.Handle(r);
+        if (api::IngestApi::Serves(r.Path())) return ingest_api.Handle(r);
+        if (api::MpiApi::Serves(r.Path())) return mpi_api.Handle(r);
+        return api.Handle(r);
       },
       [](const api::HttpRequest& r) { return api::FhirApi::IsCheap(r); });
   if (!server.ok()) {
