@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include "base/ids.h"
@@ -80,11 +81,24 @@ Status MatchService::CatchUp() {
           if (updated > newest_person) newest_person = updated;
         }
         const std::string id(fhir::StringMember(p, "id"));
+        std::vector<std::string>& members = members_of_[id];
+        for (const std::string& old : members) {
+          auto it = person_of_.find(old);
+          if (it != person_of_.end() && it->second == id) person_of_.erase(it);
+        }
+        members.clear();
         const Json* links = fhir::Member(p, "link");
         if (links == nullptr || !links->IsArray()) return Status::Ok();
         for (const Json& l : links->GetArray()) {
           if (const Json* t = fhir::Member(l, "target")) {
-            person_of_[std::string(fhir::StringMember(*t, "reference"))] = id;
+            const std::string ref(fhir::StringMember(*t, "reference"));
+            person_of_[ref] = id;
+            members.push_back(ref);
+            if (fhir::StringMember(l, "assurance") == "level4") {
+              confirmed_.insert(ref);
+            } else {
+              confirmed_.erase(ref);
+            }
           }
         }
         return Status::Ok();
@@ -207,6 +221,74 @@ Result<interaction::Response> MatchService::Match(const interaction::RequestCont
   return r;
 }
 
+// A linked record whose new demographics no longer match any other record
+// of its Person even at the review bar moves out to a Person of its own, with
+// a review Task for a human (splitting is the safe direction: a false link is
+// the hazard). Returns the new Person's id when it did.
+Result<std::optional<std::string>> MatchService::Reevaluate(const Json& patient,
+                                                            const std::string& target,
+                                                            std::vector<std::string>& out) {
+  const std::string person_id = person_of_[target];
+  const std::vector<std::string>& members = members_of_[person_id];
+  if (matcher_ == nullptr || confirmed_.count(target) || members.size() < 2) {
+    return std::optional<std::string>();
+  }
+  identity::PersonRecord record = identity::PersonRecordFromPatient(patient, SourceOf(patient), "");
+  record.record_id = target;
+  std::vector<identity::PreparedRecord> pair(2);
+  pair[0] = identity::Prepare(record);
+  identity::ScoredPair best;
+  std::string best_ref;
+  for (const std::string& m : members) {
+    auto it = by_ref_.find(m);
+    if (m == target || it == by_ref_.end()) continue;
+    pair[1] = records_[it->second];
+    identity::ScoredPair scored = matcher_->Score(pair, 0, 1);
+    if (best_ref.empty() || scored.probability > best.probability) {
+      best = scored;
+      best_ref = m;
+    }
+  }
+  if (best_ref.empty() || best.probability >= options_.review_probability) {
+    return std::optional<std::string>();
+  }
+  // Out of its Person (guarded by the Person's version).
+  interaction::RequestContext ctx;
+  ASSIGN_OR_RETURN(interaction::Response stored, interactions_.Read(ctx, "Person", person_id, {}));
+  ASSIGN_OR_RETURN(JsonDoc person, fhir::ParseJson(stored.body));
+  Json& links = person["link"];
+  for (rapidjson::SizeType i = 0; i < links.Size(); ++i) {
+    const Json* t = fhir::Member(links[i], "target");
+    if (t && fhir::StringMember(*t, "reference") == target) {
+      links.Erase(links.Begin() + i);
+      break;
+    }
+  }
+  person.RemoveMember("meta");
+  auto& a = person.GetAllocator();
+  const std::string version = "W/\"" + std::to_string(stored.version.value_or(0)) + "\"";
+  out.push_back(R"({"fullUrl":"urn:uuid:)" + StableUuid("Person/" + person_id) +
+                R"(","resource":)" + fhir::ToJson(person) +
+                R"(,"request":{"method":"PUT","url":"Person/)" + person_id + R"(","ifMatch":)" +
+                fhir::ToJson(Json(version.c_str(), a)) + "}}");
+  Member me;
+  me.ref = target;
+  me.source = SourceOf(patient);
+  me.json = fhir::ToJson(patient);
+  const std::string fresh = "mpi-" + StableUuid("person#split#" + target + "#" + stored.body);
+  out.push_back(R"({"fullUrl":"urn:uuid:)" + StableUuid("Person/" + fresh) + R"(","resource":)" +
+                PersonJson(fresh, {&me}, {Grade::kCertain}, {1.0}) +
+                R"(,"request":{"method":"PUT","url":"Person/)" + fresh + R"("}})");
+  const std::string task_id = ReviewTaskId(target, best_ref);
+  out.push_back(R"({"fullUrl":"urn:uuid:)" + StableUuid("Task/" + task_id) + R"(","resource":)" +
+                ReviewTaskJson(task_id, target, best_ref, best.probability,
+                               Evidence(matcher_->model(), best),
+                               "moved out of " + person_id + " after a demographic update",
+                               "requested") +
+                R"(,"request":{"method":"PUT","url":"Task/)" + task_id + R"("}})");
+  return std::optional<std::string>(fresh);
+}
+
 Result<std::vector<std::string>> MatchService::LinkEntries(const std::string& bundle_json) {
   ASSIGN_OR_RETURN(JsonDoc bundle, fhir::ParseJson(bundle_json));
   const Json* entries = fhir::Member(bundle, "entry");
@@ -248,7 +330,14 @@ Result<std::vector<std::string>> MatchService::LinkEntries(const std::string& bu
         }
       }
     }
-    if (target.empty() || person_of_.count(target)) continue;  // already linked
+    if (target.empty()) continue;
+    if (person_of_.count(target)) {
+      // Already linked: a demographic update is re-evaluated against the
+      // Person's other records. A link a person confirmed stays.
+      ASSIGN_OR_RETURN(std::optional<std::string> split, Reevaluate(*p, target, out));
+      (void)split;
+      continue;
+    }
 
     const std::string source = SourceOf(*p);
     identity::PersonRecord record = identity::PersonRecordFromPatient(*p, source, "");

@@ -30,17 +30,22 @@
 // own, and `lhcr mpi relink` joins them later. Two records of one person
 // ingested at the same moment through different sources may both get new
 // Persons (a missed link, never a false one); relink joins them.
-// Not yet: an update of a linked Patient's demographics does not
-// re-evaluate its link (relink does).
+// An update of a linked Patient is re-evaluated against the other records
+// of its Person: when it no longer matches any of them even at the review
+// bar, it moves out to a Person of its own with a review Task (a link a
+// person confirmed, level4, never moves).
 //
 // Thread-safe (one mutex: catching up, matching and linking are serialised).
 #pragma once
 
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "fhir/json.h"
 #include "identity/matcher.h"
 #include "ingest/linker.h"
 #include "ingest/source_registry.h"
@@ -70,6 +75,9 @@ class MatchService : public ingest::PatientLinker {
 
  private:
   Status CatchUp();
+  Result<std::optional<std::string>> Reevaluate(const fhir::Json& patient,
+                                                const std::string& target,
+                                                std::vector<std::string>& out);
   void Train();
 
   interaction::Interactions& interactions_;
@@ -82,6 +90,8 @@ class MatchService : public ingest::PatientLinker {
   std::unordered_map<std::string, uint32_t> by_ref_;    // ref -> record
   std::unordered_map<std::string, std::vector<uint32_t>> blocks_;  // key -> records
   std::unordered_map<std::string, std::string> person_of_;  // Patient ref -> Person id
+  std::unordered_map<std::string, std::vector<std::string>> members_of_;  // Person -> refs
+  std::set<std::string> confirmed_;  // Patient refs whose link is level4
   std::string last_updated_;                            // newest Patient meta.lastUpdated seen
   std::string last_person_updated_;                     // newest Person meta.lastUpdated seen
   std::unique_ptr<identity::Matcher> matcher_;

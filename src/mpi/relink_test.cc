@@ -247,6 +247,56 @@ TEST_F(RelinkTest, IngestLinksEachNewPatientToAPersonInItsTransaction) {
   EXPECT_GE(r->multi_record_persons, multi);
 }
 
+// A demographic update that no longer matches its Person's other records
+// moves the record out (with a review Task) at ingest.
+TEST_F(RelinkTest, AnUpdateThatNoLongerMatchesMovesTheRecordOut) {
+  make_linker_ = true;
+  Ingest(200, 0.0);
+  // A GP record sharing a Person with another record.
+  std::string patient_id, person_id, local_system, local_value, gp;
+  for (const auto& person : All("Person")) {
+    if (!person.HasMember("link") || person["link"].Size() < 2) continue;
+    for (const Json& l : person["link"].GetArray()) {
+      std::string ref(fhir::StringMember(l["target"], "reference"));
+      auto r = interactions_->Read({}, "Patient", ref.substr(8), {});
+      if (!r.ok()) continue;
+      auto d = fhir::ParseJson(r->body);
+      std::string src(fhir::StringMember((*d)["meta"], "source"));
+      if (src.rfind("gp-", 0) != 0) continue;
+      for (const Json& id : (*d)["identifier"].GetArray()) {
+        if (fhir::StringMember(id, "system") != "https://fhir.nhs.uk/Id/nhs-number") {
+          local_system = fhir::StringMember(id, "system");
+          local_value = fhir::StringMember(id, "value");
+        }
+      }
+      patient_id = ref;
+      person_id = fhir::StringMember(person, "id");
+      gp = src.substr(0, src.find('#'));
+      break;
+    }
+    if (!patient_id.empty()) break;
+  }
+  ASSERT_FALSE(patient_id.empty());
+  const std::string bundle =
+      R"({"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:7f1f0f4e-0000-4000-8000-000000000001","resource":{"resourceType":"Patient","identifier":[{"system":")" +
+      local_system + R"(","value":")" + local_value +
+      R"("}],"name":[{"family":"Quixote","given":["Alonso"]}],"gender":"male","birthDate":"1905-05-05","address":[{"line":["1 La Mancha Way"],"postalCode":"ZE9 9ZZ"}]},"request":{"method":"PUT","url":"Patient?identifier=)" +
+      local_system + "|" + local_value + R"("}}]})";
+  ingest::Ingestor ingestor(*interactions_, &registry_, nullptr, clock_);
+  ingestor.SetLinker(linker_.get());
+  auto r = ingestor.IngestText(*registry_.FindById(gp), bundle);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->accepted, 1) << r->rejected_items[0].status.ToString();
+  // Now in a Person of its own, and a human is asked.
+  auto now = All("Person", {{"link", patient_id}});
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_NE(std::string(fhir::StringMember(now[0], "id")), person_id);
+  EXPECT_EQ(now[0]["link"].Size(), 1u);
+  auto tasks = All("Task", {{"focus", patient_id}});
+  ASSERT_FALSE(tasks.empty());
+  EXPECT_NE(fhir::ToJson(tasks[0]).find("after a demographic update"), std::string::npos);
+}
+
 // Patient/$match over the same ingested region.
 TEST_F(RelinkTest, MatchFindsAPersonsRecordsFromAnotherSpellingAndNothingForAStranger) {
   Ingest(150, 0.2);
