@@ -7,6 +7,7 @@
 #include "base/time.h"
 #include "fhir/json.h"
 #include "interaction/bundle_writer.h"
+#include "api/outcome_response.h"
 #include "interaction/outcome.h"
 #include "search/search.h"
 
@@ -31,13 +32,7 @@ bool ContainsCi(std::string_view hay, std::string_view needle) {
   return false;
 }
 
-HttpResponse Error(const Status& s) {
-  HttpResponse r;
-  r.status = HttpStatusFor(s);
-  r.body = OperationOutcomeFor(s);
-  r.SetHeader("Content-Type", kFhirJson);
-  return r;
-}
+HttpResponse Error(const Status& s) { return OutcomeResponse(s); }
 
 }  // namespace
 

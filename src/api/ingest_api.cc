@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/text.h"
+#include "api/outcome_response.h"
 #include "interaction/outcome.h"
 #include "search/search.h"
 
@@ -20,13 +21,7 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr const char* kJson = "application/json; charset=utf-8";
 
-HttpResponse Error(const Status& s) {
-  HttpResponse r;
-  r.status = interaction::HttpStatusFor(s);
-  r.body = interaction::OperationOutcomeFor(s);
-  r.SetHeader("Content-Type", "application/fhir+json; charset=utf-8");
-  return r;
-}
+HttpResponse Error(const Status& s) { return OutcomeResponse(s); }
 
 HttpResponse Json(int status, const rapidjson::StringBuffer& buf) {
   HttpResponse r;

@@ -4,19 +4,14 @@
 #include <vector>
 
 #include "fhir/json.h"
+#include "api/outcome_response.h"
 #include "interaction/outcome.h"
 
 namespace lhcr::api {
 
 namespace {
 
-HttpResponse Error(const Status& s) {
-  HttpResponse r;
-  r.status = interaction::HttpStatusFor(s);
-  r.body = interaction::OperationOutcomeFor(s);
-  r.SetHeader("Content-Type", "application/fhir+json; charset=utf-8");
-  return r;
-}
+HttpResponse Error(const Status& s) { return OutcomeResponse(s); }
 
 HttpResponse Done(const mpi::LinkChange& c) {
   std::string persons;

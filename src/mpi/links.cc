@@ -74,6 +74,17 @@ LinkManager::LinkManager(interaction::Interactions& interactions,
                          const ingest::SourceRegistry* registry, Clock& clock, IdGenerator& ids)
     : interactions_(interactions), registry_(registry), clock_(clock), ids_(ids) {}
 
+// An active Person with no links yet.
+LinkManager::Loaded LinkManager::NewPerson(const std::string& id) {
+  Loaded fresh{"Person", id};
+  auto& a = fresh.doc.GetAllocator();
+  fresh.doc.SetObject();
+  fresh.doc.AddMember("resourceType", "Person", a);
+  fresh.doc.AddMember("id", Json(id.c_str(), a), a);
+  fresh.doc.AddMember("active", true, a);
+  return fresh;
+}
+
 Result<std::string> LinkManager::PersonOf(const std::string& patient) {
   std::string found;
   RETURN_IF_ERROR(ForEachResource(interactions_, "Person", {{"link", patient}},
@@ -257,12 +268,8 @@ Result<LinkChange> LinkManager::Unlink(const std::string& patient, const std::st
   RETURN_IF_ERROR(CheckRef(patient, "Patient"));
   JsonDoc p;
   RETURN_IF_ERROR(ReadInto(interactions_, "Patient", IdOf(patient), &p).status());
-  Loaded fresh{"Person", "mpi-" + ids_.Next()};
+  Loaded fresh = NewPerson("mpi-" + ids_.Next());
   auto& a = fresh.doc.GetAllocator();
-  fresh.doc.SetObject();
-  fresh.doc.AddMember("resourceType", "Person", a);
-  fresh.doc.AddMember("id", Json(fresh.id.c_str(), a), a);
-  fresh.doc.AddMember("active", true, a);
   Json links(rapidjson::kArrayType);
   links.PushBack(ConfirmedLink(patient, who, a), a);
   fresh.doc.AddMember("link", std::move(links), a);
@@ -318,12 +325,8 @@ Result<LinkChange> LinkManager::Split(const std::string& person_ref,
   if (patients.empty()) return Status::Incorrect("split needs the patients to move out");
   Loaded from{"Person", IdOf(person_ref)};
   ASSIGN_OR_RETURN(from.version, ReadInto(interactions_, "Person", from.id, &from.doc));
-  Loaded fresh{"Person", "mpi-" + ids_.Next()};
+  Loaded fresh = NewPerson("mpi-" + ids_.Next());
   auto& fa = fresh.doc.GetAllocator();
-  fresh.doc.SetObject();
-  fresh.doc.AddMember("resourceType", "Person", fa);
-  fresh.doc.AddMember("id", Json(fresh.id.c_str(), fa), fa);
-  fresh.doc.AddMember("active", true, fa);
   Json moved(rapidjson::kArrayType);
   Json* links = const_cast<Json*>(fhir::Member(from.doc, "link"));
   for (const std::string& p : patients) {

@@ -66,6 +66,7 @@ class LinkManager {
 
  private:
   struct Loaded;
+  static Loaded NewPerson(const std::string& id);
   Result<std::string> PersonOf(const std::string& patient);
   Result<LinkChange> Write(const std::vector<Loaded>& persons, const std::string& activity,
                            const std::string& who, const std::string& reason,
