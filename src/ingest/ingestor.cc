@@ -23,28 +23,6 @@ namespace {
 
 using fhir::Json;
 
-// "identifier=sys|val&x=y" -> {{"identifier","sys|val"},{"x","y"}}. The
-// queries come from conditional urls unencoded, so nothing is decoded.
-search::QueryParams SplitQuery(const std::string& query) {
-  search::QueryParams params;
-  size_t begin = 0;
-  while (begin <= query.size()) {
-    size_t end = query.find('&', begin);
-    if (end == std::string::npos) end = query.size();
-    std::string part = query.substr(begin, end - begin);
-    if (!part.empty()) {
-      size_t eq = part.find('=');
-      if (eq == std::string::npos) {
-        params.emplace_back(part, "");
-      } else {
-        params.emplace_back(part.substr(0, eq), part.substr(eq + 1));
-      }
-    }
-    begin = end + 1;
-  }
-  return params;
-}
-
 std::vector<Finding> FromHl7(const std::vector<hl7v2::Finding>& in) {
   std::vector<Finding> out;
   out.reserve(in.size());
@@ -201,19 +179,8 @@ std::mutex& Ingestor::StripeFor(const std::string& key) {
 
 Result<std::optional<std::string>> Ingestor::CurrentResource(const std::string& type,
                                                              const std::string& query) {
-  interaction::RequestContext ctx;
-  ASSIGN_OR_RETURN(interaction::Response r, interactions_.Search(ctx, type, SplitQuery(query)));
-  auto doc = fhir::ParseJson(r.body);
-  if (!doc.ok()) return doc.status();
-  const Json* entries = fhir::Member(*doc, "entry");
-  if (entries == nullptr || !entries->IsArray()) return std::optional<std::string>();
-  for (rapidjson::SizeType i = 0; i < entries->Size(); ++i) {
-    const Json* res = fhir::Member((*entries)[i], "resource");
-    if (res != nullptr && res->IsObject() && fhir::StringMember(*res, "resourceType") == type) {
-      return std::optional<std::string>(fhir::ToJson(*res));
-    }
-  }
-  return std::optional<std::string>();
+  // Parsed as the transaction will parse the entry's conditional url.
+  return interactions_.ConditionalMatch(type, query);
 }
 
 Status Ingestor::WriteBundle(const std::string& source_id, const std::string& lock_key,

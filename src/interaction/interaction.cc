@@ -695,6 +695,16 @@ std::string Interactions::NextId() { return impl_->ids.Next(); }
 
 Millis Interactions::Now() const { return impl_->clock.Now(); }
 
+Result<std::optional<std::string>> Interactions::ConditionalMatch(const std::string& type,
+                                                                  const std::string& query) {
+  ASSIGN_OR_RETURN(auto view, store_.View());
+  ASSIGN_OR_RETURN(std::vector<ResourceVersion> found, impl_->Conditional(*view, type, query));
+  for (ResourceVersion& v : found) {
+    if (!v.deleted) return std::optional<std::string>(std::move(v.json));
+  }
+  return std::optional<std::string>();
+}
+
 Result<std::vector<ResourceVersion>> Interactions::ConditionalIn(store::StoreView& view,
                                                                  const std::string& type,
                                                                  const std::string& query) {

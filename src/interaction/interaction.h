@@ -103,6 +103,12 @@ class Interactions {
   Result<Response> Bundle(const RequestContext& ctx, const std::string& body);
   // The CapabilityStatement (metadata).
   Response Capabilities(const RequestContext& ctx) const;
+  // The current version of the first resource of `type` a conditional
+  // query ("identifier=sys|val") matches, as stored; nullopt when none.
+  // What a conditional update would find, without building a Bundle: the
+  // ingest's stale check reads this for every entry it is about to write.
+  Result<std::optional<std::string>> ConditionalMatch(const std::string& type,
+                                                      const std::string& query);
 
   const fhir::SearchParamRegistry& params() const { return *params_; }
   store::Store& store() { return store_; }
