@@ -73,5 +73,35 @@ TEST(Blocking, DeduplicatedBoundedAndCrossSide) {
   EXPECT_EQ(GenerateCandidates(recs, cross).size(), 6u);  // 3 on side 0 x 2 on side 1
 }
 
+size_t RuleIndex(std::string_view name) {
+  for (size_t i = 0; i < BlockingRules().size(); ++i) {
+    if (BlockingRules()[i].name == name) return i;
+  }
+  ADD_FAILURE() << "no rule " << name;
+  return 0;
+}
+
+// The rules behind each pair: exactly the rules whose keys the two records
+// share, and not a rule whose block was too large to use.
+TEST(Blocking, CandidateRulesNameTheRulesThatMadeEachPair) {
+  ASSERT_EQ(BlockingRules().size(), kBlockingRuleCount);
+  PersonRecord b = Person();
+  b.given = "Zoe";
+  b.dob = ParsePartialDate("19010106");
+  b.extra.clear();
+  std::vector<PreparedRecord> recs = {Prepare(Person()), Prepare(b)};
+  auto pairs = GenerateCandidates(recs, {});
+  ASSERT_EQ(pairs.size(), 1u);
+  std::vector<uint32_t> rules = CandidateRules(recs, pairs, {});
+  ASSERT_EQ(rules.size(), 1u);
+  // Same surname, postcode, house and street; different given name, birth
+  // year and identifier.
+  const uint32_t want = (1u << RuleIndex("f3_dist")) | (1u << RuleIndex("num_addr"));
+  EXPECT_EQ(rules[0], want);
+  BlockingOptions one;
+  one.max_block_size = 1;
+  EXPECT_EQ(CandidateRules(recs, pairs, one)[0], 0u);
+}
+
 }  // namespace
 }  // namespace lhcr::identity

@@ -31,6 +31,23 @@ const std::vector<std::string>& LevelNames(Field f) {
   return (*kLevels)[static_cast<size_t>(f)];
 }
 
+const SimilarityOrder& LevelOrder(Field f) {
+  static const auto* kOrders = new std::vector<SimilarityOrder>{
+      {{1, 3, 4, 5, 7}, {2, 6}},  // given: exact, jw .95, .88, .70; nickname, swapped aside
+      {{1, 2, 3, 4, 6}, {5}},     // family: exact, jw .95, .88, .70; swapped aside
+      {{1, 3, 4, 5}, {2}},        // dob: exact, one digit, same year; transposition aside
+      {{1, 2}, {}},               // sex
+      {{1, 2, 3, 4, 5}, {}},      // postcode: exact, sector, district, area
+      {{1, 2, 3}, {}},            // house number
+      {{1, 2, 3, 4, 5}, {}},      // address
+      {{1, 2, 3, 4}, {}},         // town
+      {{1, 2, 3, 4}, {}},         // other identifier
+      {{1, 2}, {}},               // NHS number
+      {{1, 2, 3}, {}},            // email
+      {{1, 2}, {}}};              // region
+  return (*kOrders)[static_cast<size_t>(f)];
+}
+
 double JaroWinkler(std::string_view a, std::string_view b) {
   if (a.empty() || b.empty()) return 0.0;
   if (a == b) return 1.0;

@@ -39,6 +39,16 @@ std::string_view FieldName(Field f);
 const std::vector<std::string>& LevelNames(Field f);
 inline size_t LevelCount(Field f) { return LevelNames(f).size(); }
 
+// How a field's levels are ordered by similarity, for the constraint that a
+// more similar level is at least as strong evidence of a match (its m/u is
+// not lower). `chain`: levels from most to least similar (first exact, last
+// different). `side`: levels of another kind (a nickname, swapped names, a
+// day/month transposition), only bounded by the chain's ends.
+struct SimilarityOrder {
+  std::vector<uint8_t> chain, side;
+};
+const SimilarityOrder& LevelOrder(Field f);
+
 // Levels shared by several comparators.
 namespace level {
 inline constexpr uint8_t kMissing = 0;

@@ -336,7 +336,19 @@ void EvaluateLabelled(const LabelledRecords& data, const MatcherOptions& options
       ++review_true;
     }
   }
-  if (args.show_model) out << run.model.Describe();
+  if (args.show_model) {
+    char line[256];
+    for (const RuleEstimate& r : run.training.rules) {
+      std::snprintf(line, sizeof line,
+                    "rule %-12s pairs %10.0f EM lambda %.4f iterations %d%s\n", r.name.c_str(),
+                    r.pairs, r.lambda, r.iterations, r.converged ? "" : " (not converged)");
+      out << line;
+    }
+    std::snprintf(line, sizeof line, "EM lambda on the candidate pairs %.6f\n",
+                  run.training.candidate_lambda);
+    out << line;
+    out << run.model.Describe();
+  }
   if (args.show_false_links) PrintFalseLinks(data, run, out);
   char buf[512];
   std::snprintf(buf, sizeof buf,

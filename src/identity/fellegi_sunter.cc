@@ -81,9 +81,46 @@ void Normalise(std::vector<double>& p, double pseudo) {
 
 }  // namespace
 
+void MakeMonotone(const SimilarityOrder& order, const std::vector<double>& u,
+                  std::vector<double>* m) {
+  std::vector<double>& p = *m;
+  struct Run {
+    double m = 0, u = 0;
+    size_t first = 0, last = 0;  // positions in order.chain
+    double ratio() const { return m / u; }
+  };
+  std::vector<Run> runs;
+  for (size_t i = 0; i < order.chain.size(); ++i) {
+    uint8_t l = order.chain[i];
+    runs.push_back({p[l], u[l], i, i});
+    while (runs.size() >= 2 && runs[runs.size() - 2].ratio() < runs.back().ratio()) {
+      Run top = runs.back();
+      runs.pop_back();
+      runs.back().m += top.m;
+      runs.back().u += top.u;
+      runs.back().last = top.last;
+    }
+  }
+  for (const Run& r : runs) {
+    for (size_t i = r.first; i <= r.last; ++i) p[order.chain[i]] = r.ratio() * u[order.chain[i]];
+  }
+  if (order.chain.empty()) return;
+  const uint8_t first = order.chain.front(), last = order.chain.back();
+  for (uint8_t s : order.side) {
+    for (uint8_t end : {first, last}) {
+      const double rs = p[s] / u[s], re = p[end] / u[end];
+      if (end == first ? rs > re : rs < re) {
+        const double pooled = (p[s] + p[end]) / (u[s] + u[end]);
+        p[s] = pooled * u[s];
+        p[end] = pooled * u[end];
+      }
+    }
+  }
+}
+
 EmResult EstimateEm(const PatternCounts& data, const FellegiSunterModel& start,
                     const EmOptions& options) {
-  EmResult result{start, 0, false};
+  EmResult result{start, 0, false, 0, {}};
   FellegiSunterModel& model = result.model;
   double total = 0;
   for (double c : data.counts) total += c;
@@ -111,24 +148,27 @@ EmResult EstimateEm(const PatternCounts& data, const FellegiSunterModel& start,
         u_acc[f][v[f]] += c * (1.0 - g);
       }
     }
+    result.expected_matches = match_total;
+    result.match_counts = m_acc;
     double change = 0;
     FellegiSunterModel next = model;
     next.lambda = std::clamp(match_total / total, 1e-9, 1.0 - 1e-9);
     change = std::max(change, std::abs(next.lambda - model.lambda));
     for (size_t f = 0; f < kFieldCount; ++f) {
+      if (options.estimate_u) {
+        Normalise(u_acc[f], kPseudoCount);
+        next.fields[f].u = u_acc[f];
+      }
       if (!fixed(f)) {
         Normalise(m_acc[f], kPseudoCount);
-        for (size_t l = 1; l < m_acc[f].size(); ++l) {
-          change = std::max(change, std::abs(m_acc[f][l] - model.fields[f].m[l]));
+        if (options.monotone) {
+          MakeMonotone(LevelOrder(static_cast<Field>(f)), next.fields[f].u, &m_acc[f]);
         }
         next.fields[f].m = m_acc[f];
       }
-      if (options.estimate_u) {
-        Normalise(u_acc[f], kPseudoCount);
-        for (size_t l = 1; l < u_acc[f].size(); ++l) {
-          change = std::max(change, std::abs(u_acc[f][l] - model.fields[f].u[l]));
-        }
-        next.fields[f].u = u_acc[f];
+      for (size_t l = 1; l < next.fields[f].m.size(); ++l) {
+        change = std::max(change, std::abs(next.fields[f].m[l] - model.fields[f].m[l]));
+        change = std::max(change, std::abs(next.fields[f].u[l] - model.fields[f].u[l]));
       }
     }
     model = next;
@@ -137,6 +177,45 @@ EmResult EstimateEm(const PatternCounts& data, const FellegiSunterModel& start,
       result.converged = true;
       break;
     }
+  }
+  return result;
+}
+
+RuleEmResult EstimateMByRule(const std::vector<RuleSample>& samples,
+                             const FellegiSunterModel& start, const EmOptions& options) {
+  RuleEmResult result{start, {}};
+  std::array<std::vector<double>, kFieldCount> pooled;
+  std::array<bool, kFieldCount> estimated{};
+  for (size_t f = 0; f < kFieldCount; ++f) pooled[f].assign(start.fields[f].m.size(), 0.0);
+  for (const RuleSample& sample : samples) {
+    double pairs = 0;
+    for (double c : sample.data.counts) pairs += c;
+    if (pairs <= 0) continue;
+    EmOptions rule_options = options;
+    rule_options.fixed_m.insert(rule_options.fixed_m.end(), sample.held_out.begin(),
+                                sample.held_out.end());
+    EmResult em = EstimateEm(sample.data, start, rule_options);
+    result.rules.push_back({sample.name, pairs, em.model.lambda, em.iterations, em.converged});
+    for (size_t f = 0; f < kFieldCount; ++f) {
+      if (std::find(rule_options.fixed_m.begin(), rule_options.fixed_m.end(),
+                    static_cast<Field>(f)) != rule_options.fixed_m.end()) {
+        continue;
+      }
+      for (size_t l = 1; l < pooled[f].size(); ++l) {
+        pooled[f][l] += em.match_counts[f][l];
+        if (em.match_counts[f][l] > 0) estimated[f] = true;
+      }
+    }
+  }
+  for (size_t f = 0; f < kFieldCount; ++f) {
+    FieldModel& fm = result.model.fields[f];
+    if (!estimated[f]) {
+      fm.m = fm.u;  // nothing learned: the field weighs nothing
+      continue;
+    }
+    Normalise(pooled[f], kPseudoCount);
+    if (options.monotone) MakeMonotone(LevelOrder(static_cast<Field>(f)), fm.u, &pooled[f]);
+    fm.m = pooled[f];
   }
   return result;
 }

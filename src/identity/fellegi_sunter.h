@@ -58,12 +58,18 @@ struct EmOptions {
   bool estimate_u = false;  // false: keep u (estimated from random pairs)
   // Fields whose m is held at its starting value (none by default).
   std::vector<Field> fixed_m;
+  // m is kept monotone in similarity (MakeMonotone) at every M-step.
+  bool monotone = true;
 };
 
 struct EmResult {
   FellegiSunterModel model;
   int iterations = 0;
   bool converged = false;
+  // The last E-step's expected matches: in all, and per field and level
+  // (the m estimate before smoothing; [f][0] unused).
+  double expected_matches = 0;
+  std::array<std::vector<double>, kFieldCount> match_counts;
 };
 
 // Expectation-maximisation over the patterns, starting from `start`. Uses no
@@ -71,6 +77,49 @@ struct EmResult {
 // so that no level gets probability zero.
 EmResult EstimateEm(const PatternCounts& data, const FellegiSunterModel& start,
                     const EmOptions& options);
+
+// Makes one field's m monotone in similarity for the given u: m/u does not
+// increase along order.chain, and each side level's m/u lies between the
+// chain's first and last. Violating runs of the chain are pooled (pool
+// adjacent violators, weighted by u: each level of a run gets the run's
+// sum m / sum u), which is the maximum-likelihood m under the order for
+// fixed u and keeps sum m; a side level beyond an end is pooled with it.
+// Why: an unseen or rare level (a birth date one digit off among clean
+// matches) must not weigh against a match more than "different" does.
+void MakeMonotone(const SimilarityOrder& order, const std::vector<double>& u,
+                  std::vector<double>* m);
+
+// The comparison patterns of the pairs one blocking rule made, with the
+// fields it blocks on held out (level set to missing): every pair agrees on
+// them by construction, so among these pairs they say nothing about m.
+struct RuleSample {
+  std::string name;
+  std::vector<Field> held_out;
+  PatternCounts data;
+};
+struct RuleEstimate {
+  std::string name;
+  double pairs = 0, lambda = 0;  // lambda: EM's share of matches among them
+  int iterations = 0;
+  bool converged = false;
+};
+struct RuleEmResult {
+  FellegiSunterModel model;  // `start` with m replaced where estimated
+  std::vector<RuleEstimate> rules;
+};
+
+// m estimated per blocking rule (as Splink does): EM over each rule's
+// sample, u fixed, lambda free, the held-out fields' m fixed and unused.
+// Each field's m is then pooled over the rules that did not hold it out:
+// the expected match counts per level, summed, smoothed and made
+// monotone. Why per rule: within one rule's pairs the non-matches agree on
+// the key but, on the other fields, look like random pairs, which is what
+// u (from random pairs) describes; over the union of all rules they agree
+// on something far more often than u says, and EM gives them to the match
+// class (m then describes candidate pairs, not matches). A field no rule
+// estimates gets m = u (weight 0). Samples with no pairs are skipped.
+RuleEmResult EstimateMByRule(const std::vector<RuleSample>& samples,
+                             const FellegiSunterModel& start, const EmOptions& options);
 
 // u probabilities from comparison vectors of (assumed non-matching) random
 // pairs: the share of each level among non-missing values, smoothed.

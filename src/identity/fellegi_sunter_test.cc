@@ -66,6 +66,121 @@ TEST(EstimateEm, RecoversKnownMAndU) {
   }
 }
 
+// Pairs made the way blocking makes them: true matches, and non-matches
+// drawn from u but kept only when they agree exactly on a blocked field.
+struct BlockedSample {
+  FellegiSunterModel truth;
+  PatternCounts candidates;
+  std::vector<RuleSample> rules;
+  double candidate_matches = 0;
+};
+
+BlockedSample MakeBlockedSample() {
+  BlockedSample out;
+  FellegiSunterModel& truth = out.truth;
+  truth = FellegiSunterModel::Initial();
+  auto set = [&](Field f, std::vector<double> m, std::vector<double> u) {
+    truth.fields[static_cast<size_t>(f)].m = std::move(m);
+    truth.fields[static_cast<size_t>(f)].u = std::move(u);
+  };
+  set(Field::kGiven, {0, .80, .06, .05, .04, .02, .01, .02},
+      {0, .03, .02, .01, .03, .10, .01, .80});
+  set(Field::kFamily, {0, .85, .06, .04, .02, .01, .02}, {0, .04, .01, .02, .05, .01, .87});
+  set(Field::kDob, {0, .90, .03, .04, .02, .01}, {0, .02, .01, .02, .15, .80});
+  set(Field::kPostcode, {0, .70, .10, .08, .07, .05}, {0, .01, .02, .07, .30, .60});
+  set(Field::kSex, {0, .98, .02}, {0, .50, .50});
+  const Field fields[] = {Field::kGiven, Field::kFamily, Field::kDob, Field::kPostcode,
+                          Field::kSex};
+  const Field blocked[] = {Field::kGiven, Field::kFamily, Field::kDob};
+  for (Field f : blocked) out.rules.push_back({std::string(FieldName(f)), {f}, {}});
+  std::mt19937_64 rng(11);
+  auto draw = [&](bool match) {
+    ComparisonVector v{};
+    for (Field f : fields) {
+      const FieldModel& fm = truth.fields[static_cast<size_t>(f)];
+      v[static_cast<size_t>(f)] = Draw(match ? fm.m : fm.u, rng);
+    }
+    return v;
+  };
+  auto keep = [&](const ComparisonVector& v, bool match) {
+    bool any = false;
+    for (size_t r = 0; r < 3; ++r) {
+      if (v[static_cast<size_t>(blocked[r])] != level::kExact) continue;
+      any = true;
+      ComparisonVector held = v;
+      held[static_cast<size_t>(blocked[r])] = level::kMissing;
+      out.rules[r].data.Add(held);
+    }
+    if (!any) return;
+    out.candidates.Add(v);
+    if (match) out.candidate_matches += 1;
+  };
+  for (int i = 0; i < 8000; ++i) keep(draw(true), true);
+  for (int i = 0; i < 600000; ++i) keep(draw(false), false);
+  return out;
+}
+
+// Over blocked candidates, with u fixed at the population's, one EM takes
+// most candidates for matches (the degenerate model seen on noisy regions);
+// EM per blocking rule with the rule's field held out recovers m, and lambda
+// fitted afterwards is the true share of matches among the candidates.
+TEST(EstimateMByRule, RecoversMWhereOneEmOverCandidatesDegenerates) {
+  BlockedSample sample = MakeBlockedSample();
+  double total = 0;
+  for (double c : sample.candidates.counts) total += c;
+  const double true_lambda = sample.candidate_matches / total;
+  ASSERT_GT(total, 50000);
+  ASSERT_LT(true_lambda, 0.15);
+
+  FellegiSunterModel start = FellegiSunterModel::Initial();
+  for (size_t f = 0; f < kFieldCount; ++f) start.fields[f].u = sample.truth.fields[f].u;
+  EmResult one = EstimateEm(sample.candidates, start, EmOptions{});
+  EXPECT_GT(one.model.lambda, 3 * true_lambda) << "one EM over candidates is not degenerate here";
+
+  RuleEmResult by_rule = EstimateMByRule(sample.rules, start, EmOptions{});
+  ASSERT_EQ(by_rule.rules.size(), 3u);
+  for (Field f : {Field::kGiven, Field::kFamily, Field::kDob, Field::kPostcode, Field::kSex}) {
+    const FieldModel& want = sample.truth.fields[static_cast<size_t>(f)];
+    const FieldModel& got = by_rule.model.fields[static_cast<size_t>(f)];
+    for (size_t l = 1; l < want.m.size(); ++l) {
+      EXPECT_NEAR(got.m[l], want.m[l], 0.015) << FieldName(f) << " m level " << l;
+      EXPECT_EQ(got.u[l], want.u[l]);
+    }
+  }
+  EmOptions lambda_only;
+  for (size_t f = 0; f < kFieldCount; ++f) lambda_only.fixed_m.push_back(static_cast<Field>(f));
+  EmResult lambda = EstimateEm(sample.candidates, by_rule.model, lambda_only);
+  // A little high: candidate non-matches agree on a blocked field, which
+  // population u counts as some evidence of a match.
+  EXPECT_NEAR(lambda.model.lambda, true_lambda, 0.2 * true_lambda);
+  // A field no sample holds (email here) is given no weight.
+  EXPECT_EQ(by_rule.model.LevelWeight(Field::kEmail, level::kExact), 0.0);
+}
+
+// Pool adjacent violators: m/u never rises as similarity falls, sum m kept.
+TEST(MakeMonotone, PoolsViolatorsAndBoundsSideLevels) {
+  // given: chain exact, jw .95, .88, .70, different; nickname and swapped aside.
+  std::vector<double> u = {0, 0.01, 0.01, 0.001, 0.01, 0.05, 0.001, 0.918};
+  std::vector<double> m = {0, 0.80, 0.05, 0.00001, 0.04, 0.03, 0.00001, 0.07998};
+  const std::vector<double> before = m;
+  MakeMonotone(LevelOrder(Field::kGiven), u, &m);
+  double sum = 0;
+  for (size_t l = 1; l < m.size(); ++l) sum += m[l];
+  EXPECT_NEAR(sum, 1.0, 1e-12);
+  // jw>=0.95 (level 3) had a lower ratio than jw>=0.88 (level 4): pooled.
+  EXPECT_NEAR(m[3] / u[3], m[4] / u[4], 1e-9);
+  EXPECT_NEAR(m[3] + m[4], before[3] + before[4], 1e-12);
+  const std::vector<uint8_t> chain = LevelOrder(Field::kGiven).chain;
+  for (size_t i = 1; i < chain.size(); ++i) {
+    EXPECT_GE(m[chain[i - 1]] / u[chain[i - 1]], m[chain[i]] / u[chain[i]] - 1e-12);
+  }
+  // swapped (level 6) was weaker than different: pooled with it.
+  EXPECT_NEAR(m[6] / u[6], m[7] / u[7], 1e-9);
+  // nickname (level 2) lies between the ends: untouched.
+  EXPECT_EQ(m[2], before[2]);
+  EXPECT_EQ(m[1], before[1]);
+}
+
 TEST(EstimateU, FromRandomPairsIgnoresMissing) {
   FellegiSunterModel model = FellegiSunterModel::Initial();
   PatternCounts random;

@@ -1,6 +1,7 @@
 #include "identity/matcher.h"
 
 #include <algorithm>
+#include <bit>
 #include <numeric>
 #include <random>
 
@@ -25,9 +26,34 @@ Matcher::Matcher(FellegiSunterModel model, TermFrequencies given_tf, TermFrequen
       family_tf_(std::move(family_tf)),
       options_(std::move(options)) {}
 
+namespace {
+
+// The fields a blocking rule's pairs say nothing about m for: those its
+// key is derived from and, when that includes a location field, every
+// location field and the family name. Why the rest: where someone lives is
+// one fact recorded in several fields (a move changes them all at once;
+// neighbours share a postcode, street and town; a household shares a
+// surname), so among pairs chosen for sharing a postcode the other location
+// fields and the surname agree far more often than u (random pairs) says.
+std::vector<Field> HeldOutFields(const BlockingRule& rule) {
+  static constexpr Field kLocation[] = {Field::kPostcode, Field::kHouseNumber, Field::kAddress,
+                                        Field::kTown, Field::kRegion};
+  std::vector<Field> out = rule.fields;
+  auto has = [&](Field f) { return std::find(out.begin(), out.end(), f) != out.end(); };
+  if (std::any_of(std::begin(kLocation), std::end(kLocation), has)) {
+    for (Field f : kLocation) {
+      if (!has(f)) out.push_back(f);
+    }
+    if (!has(Field::kFamily)) out.push_back(Field::kFamily);
+  }
+  return out;
+}
+
+}  // namespace
+
 Matcher Matcher::Train(const std::vector<PreparedRecord>& records,
                        const std::vector<CandidatePair>& candidates, const MatcherOptions& options,
-                       int* em_iterations) {
+                       TrainingReport* report) {
   TermFrequencies given_tf, family_tf;
   for (const auto& r : records) {
     given_tf.Add(r.given);
@@ -69,11 +95,45 @@ Matcher Matcher::Train(const std::vector<PreparedRecord>& records,
   }
   EstimateUFromRandomPairs(random, &model);
 
-  // m and lambda: EM over the candidate pairs.
+  // m and lambda: EM over the candidate pairs' comparison vectors.
   PatternCounts data;
-  for (const auto& c : candidates) data.Add(Compare(records[c.a], records[c.b]));
-  EmResult em = EstimateEm(data, model, options.em);
-  if (em_iterations != nullptr) *em_iterations = em.iterations;
+  TrainingReport training;
+  EmResult em;
+  if (!options.m_per_blocking_rule) {
+    for (const auto& c : candidates) data.Add(Compare(records[c.a], records[c.b]));
+    em = EstimateEm(data, model, options.em);
+    training.em_iterations = em.iterations;
+  } else {
+    // Each pair also counts in the sample of every rule that made it, with
+    // that rule's fields held out.
+    const std::vector<uint32_t> masks = CandidateRules(records, candidates, options.blocking);
+    std::vector<RuleSample> samples(kBlockingRuleCount);
+    for (size_t r = 0; r < kBlockingRuleCount; ++r) {
+      samples[r].name = std::string(BlockingRules()[r].name);
+      samples[r].held_out = HeldOutFields(BlockingRules()[r]);
+    }
+    for (size_t k = 0; k < candidates.size(); ++k) {
+      const ComparisonVector v = Compare(records[candidates[k].a], records[candidates[k].b]);
+      data.Add(v);
+      for (uint32_t bits = masks[k]; bits != 0; bits &= bits - 1) {
+        RuleSample& sample = samples[static_cast<size_t>(std::countr_zero(bits))];
+        ComparisonVector held = v;
+        for (Field f : sample.held_out) held[static_cast<size_t>(f)] = level::kMissing;
+        sample.data.Add(held);
+      }
+    }
+    RuleEmResult by_rule = EstimateMByRule(samples, model, options.em);
+    for (const auto& r : by_rule.rules) training.em_iterations += r.iterations;
+    training.rules = std::move(by_rule.rules);
+    // lambda on the candidates: EM with every m (and u) fixed.
+    EmOptions lambda_only = options.em;
+    lambda_only.estimate_u = false;
+    for (size_t f = 0; f < kFieldCount; ++f) lambda_only.fixed_m.push_back(static_cast<Field>(f));
+    em = EstimateEm(data, by_rule.model, lambda_only);
+    training.em_iterations += em.iterations;
+  }
+  training.candidate_lambda = em.model.lambda;
+  if (report != nullptr) *report = training;
   if (options.prior_over_all_pairs && all_pairs > 0) {
     // Expected matches among the candidates, spread over every pair: the
     // scale u was measured on, and the one a pair scored outside the
@@ -206,7 +266,8 @@ MatchRun MatchRecords(const std::vector<PersonRecord>& records, const std::vecto
   }
   std::vector<CandidatePair> candidates =
       GenerateCandidates(run.prepared, options.blocking, &run.blocking);
-  Matcher matcher = Matcher::Train(run.prepared, candidates, options, &run.em_iterations);
+  Matcher matcher = Matcher::Train(run.prepared, candidates, options, &run.training);
+  run.em_iterations = run.training.em_iterations;
   run.scored.reserve(candidates.size());
   for (const auto& c : candidates) run.scored.push_back(matcher.Score(run.prepared, c.a, c.b));
   run.clustering = matcher.Cluster(run.prepared, run.scored);

@@ -2,7 +2,8 @@
 //
 // Pipeline (each stage a function over values, testable alone):
 //   PersonRecord --Prepare--> PreparedRecord --GenerateCandidates--> pairs
-//   --Matcher::Train (u from random pairs, m and lambda by EM; no labels)-->
+//   --Matcher::Train (u from random pairs, m by EM per blocking rule,
+//     lambda by EM; no labels)-->
 //   Matcher --Score/Decide--> ScoredPair (auto-link / review / non-match)
 //   --Matcher::Cluster--> one cluster (Person) per record, plus a review list.
 //
@@ -54,6 +55,21 @@ struct MatcherOptions {
   // used as the prior it would auto-link a pair on a surname and a birth
   // year. False only for exploration.
   bool prior_over_all_pairs = true;
+  // m estimated per blocking rule, each rule's own fields held out
+  // (EstimateMByRule), then lambda on the candidates with m fixed; false:
+  // one EM over all candidate pairs (degenerates to lambda ~1 on noisy or
+  // large inputs; for comparison only).
+  bool m_per_blocking_rule = true;
+};
+
+// What training found, for reports and tests.
+struct TrainingReport {
+  int em_iterations = 0;  // over every EM run (per rule, then lambda)
+  // EM's share of matches among the candidate pairs (before the prior is
+  // moved to all pairs). Near 1 means EM took the candidates themselves for
+  // matches: the degenerate model.
+  double candidate_lambda = 0;
+  std::vector<RuleEstimate> rules;  // per blocking rule, when m_per_blocking_rule
 };
 
 struct ScoredPair {
@@ -80,11 +96,14 @@ class Matcher {
           MatcherOptions options);
 
   // Unsupervised training on the records to be matched: u from random pairs
-  // (pairs across sides when linking), then m and lambda by EM over the
-  // candidate pairs' comparison vectors.
+  // (pairs across sides when linking); m by EM over each blocking rule's
+  // candidate pairs with the rule's fields held out, pooled over the rules
+  // (EstimateMByRule; HeldOutFields in matcher.cc); then lambda by EM over
+  // all candidate pairs with m and u fixed, moved to the all-pairs scale.
+  // `report`, when given, receives what training found.
   static Matcher Train(const std::vector<PreparedRecord>& records,
                        const std::vector<CandidatePair>& candidates, const MatcherOptions& options,
-                       int* em_iterations = nullptr);
+                       TrainingReport* report = nullptr);
 
   // Scores and decides one pair (any two records, candidate or not).
   ScoredPair Score(const std::vector<PreparedRecord>& records, uint32_t a, uint32_t b) const;
@@ -112,7 +131,8 @@ class Matcher {
 struct MatchRun {
   std::vector<PreparedRecord> prepared;
   BlockingStats blocking;
-  int em_iterations = 0;
+  int em_iterations = 0;  // training.em_iterations
+  TrainingReport training;
   std::vector<ScoredPair> scored;  // every candidate pair
   Clustering clustering;
   FellegiSunterModel model;

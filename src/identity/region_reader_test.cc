@@ -292,6 +292,46 @@ TEST_F(RegionReaderTest, ExactRegionIsMatchedWithoutFalseLinks) {
   EXPECT_NE(text.find("missed links by noise kind"), std::string::npos) << text;
 }
 
+// Issue 5: on a noisy region of 10,000 people one EM over all candidate
+// pairs (u from random pairs fixed) took nearly every candidate for a match
+// (lambda on the candidates ~1), which put most candidates in the review
+// band. m estimated per blocking rule gives a sound model: EM's share of
+// matches among the candidates is about the true share, the review band is
+// small, and nothing is falsely linked.
+TEST_F(RegionReaderTest, NoisyRegionModelIsSound) {
+  const fs::path dir = Region("noisy10k", 10000, 7, 0.5);
+  auto region = LoadRegion(dir.string());
+  ASSERT_TRUE(region.ok()) << region.status().ToString();
+  const LabelledRecords& data = region->data;
+
+  MatchRun run = MatchRecords(data.records, data.sides, MatcherOptions{});
+  const std::vector<CandidatePair> candidates =
+      GenerateCandidates(run.prepared, MatcherOptions{}.blocking);
+  double true_candidates = 0;
+  for (const auto& c : candidates) true_candidates += data.truth[c.a] == data.truth[c.b];
+  const double true_share = true_candidates / static_cast<double>(candidates.size());
+  EXPECT_LT(true_share, 0.1);
+  EXPECT_NEAR(run.training.candidate_lambda, true_share, 0.2 * true_share);
+  EXPECT_EQ(run.training.rules.size(), 11u);  // no other identifier or email here
+  EXPECT_LT(run.clustering.review.size(), candidates.size() / 100);
+  PairMetrics pm = EvaluatePairs(run.clustering.cluster_of, data.truth, data.sides, false);
+  EXPECT_GE(pm.precision, 0.999);
+  EXPECT_GE(pm.recall, 0.97);
+  // m is a model of matches: an exact birth date is what nearly all of them
+  // share, a different sex what almost none has.
+  const FieldModel& dob = run.model.fields[static_cast<size_t>(Field::kDob)];
+  const FieldModel& sex = run.model.fields[static_cast<size_t>(Field::kSex)];
+  EXPECT_GT(dob.m[level::kExact], 0.9);
+  EXPECT_LT(sex.m[level::kDifferent2], 0.01);
+
+  // The old estimation, kept for comparison, still shows the failure here.
+  MatcherOptions one_em;
+  one_em.m_per_blocking_rule = false;
+  TrainingReport report;
+  Matcher::Train(run.prepared, candidates, one_em, &report);
+  EXPECT_GT(report.candidate_lambda, 0.9);
+}
+
 TEST_F(RegionReaderTest, TruthIsNotCombinedWithOtherInputs) {
   MpiEvalArgs args;
   args.truth = "x";
