@@ -254,21 +254,17 @@ void Ingestor::CheckPatients(const std::string& source_id, const std::string& wr
       }
     }
     if (nhs.empty() || !hl7v2::IsValidNhsNumber(nhs)) continue;
-    interaction::RequestContext ctx;
-    auto found = interactions_.Search(
-        ctx, "Patient",
-        {{"identifier", std::string(hl7v2::kNhsNumberSystem) + "|" + nhs}, {"_count", "50"}});
+    auto found = interactions_.ConditionalMatches(
+        "Patient", "identifier=" + std::string(hl7v2::kNhsNumberSystem) + "|" + nhs, 50);
     if (!found.ok()) continue;  // feedback is best effort; the write stands
-    auto bundle = fhir::ParseJson(found->body);
-    if (!bundle.ok()) continue;
-    const Json* hits = fhir::Member(*bundle, "entry");
-    if (hits == nullptr || !hits->IsArray()) continue;
     const std::string here_birth(fhir::StringMember(*p, "birthDate"));
     const std::string here_gender(fhir::StringMember(*p, "gender"));
     const std::string here_family = FamilyOf(*p);
-    for (const Json& h : hits->GetArray()) {
-      const Json* other = fhir::Member(h, "resource");
-      if (other == nullptr || SameRecord(*p, *other)) continue;
+    for (const std::string& hit : *found) {
+      auto parsed = fhir::ParseJson(hit);
+      if (!parsed.ok()) continue;
+      const Json* other = &*parsed;
+      if (SameRecord(*p, *other)) continue;
       std::string other_source(SourceOf(*other));
       if (other_source == source_id) {
         if (Active(*p) && Active(*other)) {

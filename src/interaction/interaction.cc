@@ -169,14 +169,14 @@ struct Interactions::Impl {
   // most two: zero, one or many is all that matters). Always strict: a
   // condition that is ignored would match everything.
   Result<std::vector<ResourceVersion>> Conditional(store::StoreView& view, const std::string& type,
-                                                   const std::string& query) {
+                                                   const std::string& query, size_t limit = 2) {
     ASSIGN_OR_RETURN(search::QueryParams qp, search::ParseQueryString(query));
     if (qp.empty()) return Status::Incorrect("a conditional request needs search criteria");
     search::ParseOptions po;
     po.strict = true;
     ASSIGN_OR_RETURN(search::SearchRequest req, search::ParseSearch(type, qp, *params, po));
     ASSIGN_OR_RETURN(std::vector<store::Rid> rids, search::Execute(req, view, *params));
-    if (rids.size() > 2) rids.resize(2);
+    if (rids.size() > limit) rids.resize(limit);
     return view.Fetch(rids, std::nullopt);
   }
 
@@ -697,12 +697,22 @@ Millis Interactions::Now() const { return impl_->clock.Now(); }
 
 Result<std::optional<std::string>> Interactions::ConditionalMatch(const std::string& type,
                                                                   const std::string& query) {
+  ASSIGN_OR_RETURN(std::vector<std::string> found, ConditionalMatches(type, query, 1));
+  if (found.empty()) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(found.front()));
+}
+
+Result<std::vector<std::string>> Interactions::ConditionalMatches(const std::string& type,
+                                                                  const std::string& query,
+                                                                  size_t limit) {
   ASSIGN_OR_RETURN(auto view, store_.View());
-  ASSIGN_OR_RETURN(std::vector<ResourceVersion> found, impl_->Conditional(*view, type, query));
+  ASSIGN_OR_RETURN(std::vector<ResourceVersion> found,
+                   impl_->Conditional(*view, type, query, limit));
+  std::vector<std::string> out;
   for (ResourceVersion& v : found) {
-    if (!v.deleted) return std::optional<std::string>(std::move(v.json));
+    if (!v.deleted) out.push_back(std::move(v.json));
   }
-  return std::optional<std::string>();
+  return out;
 }
 
 Result<std::vector<ResourceVersion>> Interactions::ConditionalIn(store::StoreView& view,

@@ -109,6 +109,9 @@ class Interactions {
   // ingest's stale check reads this for every entry it is about to write.
   Result<std::optional<std::string>> ConditionalMatch(const std::string& type,
                                                       const std::string& query);
+  // Up to `limit` of them, as stored.
+  Result<std::vector<std::string>> ConditionalMatches(const std::string& type,
+                                                      const std::string& query, size_t limit);
 
   const fhir::SearchParamRegistry& params() const { return *params_; }
   store::Store& store() { return store_; }
