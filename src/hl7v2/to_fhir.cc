@@ -12,6 +12,7 @@
 #include "base/ids.h"
 #include "base/text.h"
 #include "fhir/json.h"
+#include "fhir/resource_builder.h"
 
 namespace lhcr::hl7v2 {
 namespace {
@@ -81,64 +82,7 @@ std::optional<std::string> Decimal(std::string_view s) {
 
 // ------------------------------------------------------------ JSON building
 
-// Builds a resource, dropping empty strings, objects and arrays so that
-// nothing empty reaches the validator.
-class Builder {
- public:
-  explicit Builder(Alloc& a) : a_(a) {}
-  Json Str(std::string_view s) {
-    std::string c = CleanText(s);
-    return Json(c.c_str(), static_cast<rapidjson::SizeType>(c.size()), a_);
-  }
-  Json Obj() { return Json(rapidjson::kObjectType); }
-  Json Arr() { return Json(rapidjson::kArrayType); }
-  static bool Empty(const Json& v) {
-    return v.IsNull() || (v.IsString() && v.GetStringLength() == 0) ||
-           (v.IsObject() && v.MemberCount() == 0) || (v.IsArray() && v.Empty());
-  }
-  void Put(Json& obj, const char* name, Json v) {
-    if (Empty(v)) return;
-    if (obj.HasMember(name)) obj.RemoveMember(name);
-    obj.AddMember(rapidjson::StringRef(name), v, a_);
-  }
-  void Put(Json& obj, const char* name, std::string_view s) { Put(obj, name, Str(s)); }
-  void Push(Json& arr, Json v) {
-    if (!Empty(v)) arr.PushBack(v, a_);
-  }
-  Json Coding(std::string_view system, std::string_view code, std::string_view display = {}) {
-    Json c = Obj();
-    std::string k = Code(code);
-    if (k.empty()) return c;
-    Put(c, "system", system);
-    Put(c, "code", k);
-    Put(c, "display", display);
-    return c;
-  }
-  Json Concept(Json coding, std::string_view text = {}) {
-    Json cc = Obj();
-    Json arr = Arr();
-    Push(arr, std::move(coding));
-    Put(cc, "coding", std::move(arr));
-    Put(cc, "text", text);
-    return cc;
-  }
-  Json IdentifierJson(std::string_view system, std::string_view value) {
-    Json i = Obj();
-    Put(i, "system", system);
-    Put(i, "value", value);
-    return i;
-  }
-  Json Ref(std::string_view reference, std::string_view display = {}) {
-    Json r = Obj();
-    Put(r, "reference", reference);
-    Put(r, "display", display);
-    return r;
-  }
-  Alloc& a() { return a_; }
-
- private:
-  Alloc& a_;
-};
+using Builder = fhir::ResourceBuilder;
 
 // v2 coding system names to FHIR system URIs (HL7 table 0396 and common
 // local spellings); empty when the name is not known.
