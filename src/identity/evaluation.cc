@@ -237,7 +237,9 @@ void PrintFalseLinks(const LabelledRecords& data, const MatchRun& run, std::ostr
                         LevelNames(field)[v[f]].c_str(), run.model.LevelWeight(field, v[f]));
           out << buf;
         }
-        out << "\n";
+        // The location fields count together (FellegiSunterModel::moved).
+        std::snprintf(buf, sizeof buf, " location together(%+.2f)", run.model.LocationWeight(v));
+        out << buf << "\n";
       }
     }
   }

@@ -29,10 +29,46 @@ double FellegiSunterModel::LevelWeight(Field f, uint8_t level) const {
   return std::log2(fm.m[level] / fm.u[level]);
 }
 
+bool IsLocationField(Field f) {
+  return f == Field::kPostcode || f == Field::kHouseNumber || f == Field::kAddress ||
+         f == Field::kTown || f == Field::kRegion;
+}
+
+namespace {
+
+// log2((1 - moved) x 2^stayed + moved), without overflow.
+double MixMoved(double stayed, double moved) {
+  if (moved <= 0) return stayed;
+  const double a = std::log2(1.0 - moved) + stayed, b = std::log2(moved);
+  const double hi = std::max(a, b), lo = std::min(a, b);
+  return hi + std::log2(1.0 + std::exp2(lo - hi));
+}
+
+// The location fields' summed LevelWeight, and whether any is present.
+std::pair<double, bool> StayedWeight(const FellegiSunterModel& model, const ComparisonVector& v) {
+  double w = 0;
+  bool present = false;
+  for (size_t f = 0; f < kFieldCount; ++f) {
+    if (v[f] == level::kMissing || !IsLocationField(static_cast<Field>(f))) continue;
+    w += model.LevelWeight(static_cast<Field>(f), v[f]);
+    present = true;
+  }
+  return {w, present};
+}
+
+}  // namespace
+
+double FellegiSunterModel::LocationWeight(const ComparisonVector& v) const {
+  auto [stayed, present] = StayedWeight(*this, v);
+  return present ? MixMoved(stayed, moved) : 0.0;
+}
+
 double FellegiSunterModel::BayesFactorLog2(const ComparisonVector& v) const {
   double w = 0;
-  for (size_t f = 0; f < kFieldCount; ++f) w += LevelWeight(static_cast<Field>(f), v[f]);
-  return w;
+  for (size_t f = 0; f < kFieldCount; ++f) {
+    if (!IsLocationField(static_cast<Field>(f))) w += LevelWeight(static_cast<Field>(f), v[f]);
+  }
+  return w + LocationWeight(v);
 }
 
 double FellegiSunterModel::PriorLog2() const { return std::log2(lambda / (1.0 - lambda)); }
@@ -41,6 +77,9 @@ std::string FellegiSunterModel::Describe() const {
   std::string out;
   char buf[256];
   std::snprintf(buf, sizeof buf, "lambda %.6f (prior weight %.2f)\n", lambda, PriorLog2());
+  out += buf;
+  std::snprintf(buf, sizeof buf, "moved %.4f (location fields of a match compared as random)\n",
+                moved);
   out += buf;
   for (size_t f = 0; f < kFieldCount; ++f) {
     Field field = static_cast<Field>(f);
@@ -72,6 +111,8 @@ namespace {
 
 constexpr double kPseudoCount = 1e-3;
 constexpr double kFloor = 1e-9;
+// `moved` stays inside these: at 0 EM could never bring it back.
+constexpr double kMinMoved = 1e-4, kMaxMoved = 0.9;
 
 void Normalise(std::vector<double>& p, double pseudo) {
   double sum = 0;
@@ -129,31 +170,51 @@ EmResult EstimateEm(const PatternCounts& data, const FellegiSunterModel& start,
     return std::find(options.fixed_m.begin(), options.fixed_m.end(), static_cast<Field>(f)) !=
            options.fixed_m.end();
   };
+  bool fit_moved = false;
+  for (size_t f = 0; f < kFieldCount; ++f) {
+    fit_moved = fit_moved || (IsLocationField(static_cast<Field>(f)) && !fixed(f));
+  }
+  fit_moved = fit_moved && options.estimate_moved && start.moved > 0;
   for (int it = 0; it < options.max_iterations; ++it) {
     std::array<std::vector<double>, kFieldCount> m_acc, u_acc;
     for (size_t f = 0; f < kFieldCount; ++f) {
       m_acc[f].assign(model.fields[f].m.size(), 0.0);
       u_acc[f].assign(model.fields[f].u.size(), 0.0);
     }
-    double match_total = 0;
+    double match_total = 0, located = 0, moved = 0;
     const double prior = model.PriorLog2();
     for (size_t p = 0; p < data.patterns.size(); ++p) {
       const ComparisonVector& v = data.patterns[p];
-      double g = ProbabilityFromWeight(prior + model.BayesFactorLog2(v));
-      double c = data.counts[p];
+      const double g = ProbabilityFromWeight(prior + model.BayesFactorLog2(v));
+      const double c = data.counts[p];
+      // q: the chance that a match with these location levels moved.
+      auto [stayed, has_location] = StayedWeight(model, v);
+      double q = 0;
+      if (has_location && model.moved > 0) {
+        q = std::exp2(std::log2(model.moved) - MixMoved(stayed, model.moved));
+        located += c * g;
+        moved += c * g * q;
+      }
       match_total += c * g;
       for (size_t f = 0; f < kFieldCount; ++f) {
         if (v[f] == 0) continue;
-        m_acc[f][v[f]] += c * g;
+        // A location field's m is of the matches that did not move.
+        m_acc[f][v[f]] += c * g * (IsLocationField(static_cast<Field>(f)) ? 1.0 - q : 1.0);
         u_acc[f][v[f]] += c * (1.0 - g);
       }
     }
     result.expected_matches = match_total;
     result.match_counts = m_acc;
+    result.located_matches = located;
+    result.moved_matches = moved;
     double change = 0;
     FellegiSunterModel next = model;
     next.lambda = std::clamp(match_total / total, 1e-9, 1.0 - 1e-9);
     change = std::max(change, std::abs(next.lambda - model.lambda));
+    if (fit_moved && located > 0) {
+      next.moved = std::clamp(moved / located, kMinMoved, kMaxMoved);
+      change = std::max(change, std::abs(next.moved - model.moved));
+    }
     for (size_t f = 0; f < kFieldCount; ++f) {
       if (options.estimate_u) {
         Normalise(u_acc[f], kPseudoCount);
@@ -186,6 +247,7 @@ RuleEmResult EstimateMByRule(const std::vector<RuleSample>& samples,
   RuleEmResult result{start, {}};
   std::array<std::vector<double>, kFieldCount> pooled;
   std::array<bool, kFieldCount> estimated{};
+  double located = 0, moved = 0;
   for (size_t f = 0; f < kFieldCount; ++f) pooled[f].assign(start.fields[f].m.size(), 0.0);
   for (const RuleSample& sample : samples) {
     double pairs = 0;
@@ -196,6 +258,8 @@ RuleEmResult EstimateMByRule(const std::vector<RuleSample>& samples,
                                 sample.held_out.end());
     EmResult em = EstimateEm(sample.data, start, rule_options);
     result.rules.push_back({sample.name, pairs, em.model.lambda, em.iterations, em.converged});
+    located += em.located_matches;
+    moved += em.moved_matches;
     for (size_t f = 0; f < kFieldCount; ++f) {
       if (std::find(rule_options.fixed_m.begin(), rule_options.fixed_m.end(),
                     static_cast<Field>(f)) != rule_options.fixed_m.end()) {
@@ -216,6 +280,9 @@ RuleEmResult EstimateMByRule(const std::vector<RuleSample>& samples,
     Normalise(pooled[f], kPseudoCount);
     if (options.monotone) MakeMonotone(LevelOrder(static_cast<Field>(f)), fm.u, &pooled[f]);
     fm.m = pooled[f];
+  }
+  if (options.estimate_moved && start.moved > 0 && located > 0) {
+    result.model.moved = std::clamp(moved / located, kMinMoved, kMaxMoved);
   }
   return result;
 }

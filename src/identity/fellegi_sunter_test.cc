@@ -181,6 +181,99 @@ TEST(MakeMonotone, PoolsViolatorsAndBoundsSideLevels) {
   EXPECT_EQ(m[1], before[1]);
 }
 
+// Matches whose records straddle a move compare on every location field as
+// a random pair does; EM learns how many they are, and the location m of
+// the others, without labels.
+TEST(EstimateEm, LearnsTheShareOfMatchesThatMoved) {
+  FellegiSunterModel truth = FellegiSunterModel::Initial();
+  auto set = [&](Field f, std::vector<double> m, std::vector<double> u) {
+    truth.fields[static_cast<size_t>(f)].m = std::move(m);
+    truth.fields[static_cast<size_t>(f)].u = std::move(u);
+  };
+  set(Field::kGiven, {0, .80, .06, .05, .04, .02, .01, .02},
+      {0, .03, .02, .01, .03, .10, .01, .80});
+  set(Field::kDob, {0, .90, .03, .04, .02, .01}, {0, .02, .01, .02, .15, .80});
+  set(Field::kPostcode, {0, .90, .04, .03, .02, .01}, {0, .01, .02, .07, .30, .60});
+  set(Field::kHouseNumber, {0, .92, .05, .03}, {0, .05, .40, .55});
+  set(Field::kAddress, {0, .90, .04, .03, .02, .01}, {0, .01, .01, .02, .06, .90});
+  set(Field::kTown, {0, .95, .02, .01, .02}, {0, .40, .01, .01, .58});
+  truth.lambda = 0.3;
+  const double moved = 0.2;
+  const Field fields[] = {Field::kGiven,       Field::kDob,     Field::kPostcode,
+                          Field::kHouseNumber, Field::kAddress, Field::kTown};
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> unit(0, 1);
+  PatternCounts data;
+  for (int i = 0; i < 200000; ++i) {
+    const bool match = unit(rng) < truth.lambda;
+    const bool has_moved = match && unit(rng) < moved;
+    ComparisonVector v{};
+    for (Field f : fields) {
+      const FieldModel& fm = truth.fields[static_cast<size_t>(f)];
+      const bool as_random = !match || (has_moved && IsLocationField(f));
+      v[static_cast<size_t>(f)] = Draw(as_random ? fm.u : fm.m, rng);
+    }
+    data.Add(v);
+  }
+  FellegiSunterModel start = FellegiSunterModel::Initial();
+  for (size_t f = 0; f < kFieldCount; ++f) start.fields[f].u = truth.fields[f].u;
+  start.moved = 0.05;
+  EmOptions options;
+  options.max_iterations = 500;
+  EmResult em = EstimateEm(data, start, options);
+  EXPECT_TRUE(em.converged);
+  EXPECT_NEAR(em.model.lambda, truth.lambda, 0.01);
+  EXPECT_NEAR(em.model.moved, moved, 0.02);
+  for (Field f : fields) {
+    const FieldModel& want = truth.fields[static_cast<size_t>(f)];
+    const FieldModel& got = em.model.fields[static_cast<size_t>(f)];
+    for (size_t l = 1; l < want.m.size(); ++l) {
+      EXPECT_NEAR(got.m[l], want.m[l], 0.02) << FieldName(f) << " m level " << l;
+    }
+  }
+  // Held at 0, it stays 0 (the plain model).
+  start.moved = 0;
+  EXPECT_EQ(EstimateEm(data, start, options).model.moved, 0.0);
+}
+
+TEST(Weights, LocationFieldsCountTogether) {
+  FellegiSunterModel model = FellegiSunterModel::Initial();
+  for (size_t f = 0; f < kFieldCount; ++f) {
+    FieldModel& fm = model.fields[f];
+    fm.u.assign(fm.m.size(), 0.0);
+    for (size_t l = 1; l < fm.u.size(); ++l)
+      fm.u[l] = l + 1 == fm.u.size() ? 0.9 : 0.1 / (fm.u.size() - 2);
+  }
+  ComparisonVector same{}, moved{};
+  for (Field f : {Field::kGiven, Field::kDob}) {
+    same[static_cast<size_t>(f)] = moved[static_cast<size_t>(f)] = level::kExact;
+  }
+  for (Field f : {Field::kPostcode, Field::kHouseNumber, Field::kAddress, Field::kTown}) {
+    same[static_cast<size_t>(f)] = level::kExact;
+    moved[static_cast<size_t>(f)] = static_cast<uint8_t>(LevelCount(f) - 1);  // different
+  }
+  auto sum = [&](const ComparisonVector& v, bool location) {
+    double w = 0;
+    for (size_t f = 0; f < kFieldCount; ++f) {
+      if (IsLocationField(static_cast<Field>(f)) == location) {
+        w += model.LevelWeight(static_cast<Field>(f), v[f]);
+      }
+    }
+    return w;
+  };
+  // moved = 0: the plain sum of field weights.
+  EXPECT_NEAR(model.BayesFactorLog2(moved), sum(moved, false) + sum(moved, true), 1e-9);
+  model.moved = 0.1;
+  // Every location field different: no worse than log2(moved).
+  EXPECT_LT(sum(moved, true), -15.0);
+  EXPECT_NEAR(model.LocationWeight(moved), std::log2(0.1), 0.01);
+  // Every location field exact: their sum, less log2(1 - moved).
+  EXPECT_NEAR(model.LocationWeight(same), sum(same, true) + std::log2(0.9), 0.01);
+  EXPECT_NEAR(model.BayesFactorLog2(moved), sum(moved, false) + model.LocationWeight(moved), 1e-9);
+  ComparisonVector none{};
+  EXPECT_EQ(model.LocationWeight(none), 0.0);
+}
+
 TEST(EstimateU, FromRandomPairsIgnoresMissing) {
   FellegiSunterModel model = FellegiSunterModel::Initial();
   PatternCounts random;

@@ -36,18 +36,22 @@ namespace {
 // surname), so among pairs chosen for sharing a postcode the other location
 // fields and the surname agree far more often than u (random pairs) says.
 std::vector<Field> HeldOutFields(const BlockingRule& rule) {
-  static constexpr Field kLocation[] = {Field::kPostcode, Field::kHouseNumber, Field::kAddress,
-                                        Field::kTown, Field::kRegion};
   std::vector<Field> out = rule.fields;
   auto has = [&](Field f) { return std::find(out.begin(), out.end(), f) != out.end(); };
-  if (std::any_of(std::begin(kLocation), std::end(kLocation), has)) {
-    for (Field f : kLocation) {
-      if (!has(f)) out.push_back(f);
+  if (std::any_of(out.begin(), out.end(), IsLocationField)) {
+    for (size_t f = 0; f < kFieldCount; ++f) {
+      if (IsLocationField(static_cast<Field>(f)) && !has(static_cast<Field>(f))) {
+        out.push_back(static_cast<Field>(f));
+      }
     }
     if (!has(Field::kFamily)) out.push_back(Field::kFamily);
   }
   return out;
 }
+
+// EM's starting share of matches that straddle a move (it must start above
+// 0 to be estimated).
+constexpr double kStartMoved = 0.1;
 
 }  // namespace
 
@@ -122,7 +126,9 @@ Matcher Matcher::Train(const std::vector<PreparedRecord>& records,
         sample.data.Add(held);
       }
     }
-    RuleEmResult by_rule = EstimateMByRule(samples, model, options.em);
+    FellegiSunterModel start = model;
+    start.moved = kStartMoved;
+    RuleEmResult by_rule = EstimateMByRule(samples, start, options.em);
     for (const auto& r : by_rule.rules) training.em_iterations += r.iterations;
     training.rules = std::move(by_rule.rules);
     // lambda on the candidates: EM with every m (and u) fixed.

@@ -313,10 +313,13 @@ TEST_F(RegionReaderTest, NoisyRegionModelIsSound) {
   EXPECT_LT(true_share, 0.1);
   EXPECT_NEAR(run.training.candidate_lambda, true_share, 0.2 * true_share);
   EXPECT_EQ(run.training.rules.size(), 11u);  // no other identifier or email here
-  EXPECT_LT(run.clustering.review.size(), candidates.size() / 100);
+  EXPECT_LT(run.clustering.review.size(), candidates.size() / 1000);
   PairMetrics pm = EvaluatePairs(run.clustering.cluster_of, data.truth, data.sides, false);
   EXPECT_GE(pm.precision, 0.999);
-  EXPECT_GE(pm.recall, 0.97);
+  // A match that moved house is still found: its location fields count
+  // once (FellegiSunterModel::moved), not four times against it.
+  EXPECT_GE(pm.recall, 0.995);
+  EXPECT_GT(run.model.moved, 0.02);
   // m is a model of matches: an exact birth date is what nearly all of them
   // share, a different sex what almost none has.
   const FieldModel& dob = run.model.fields[static_cast<size_t>(Field::kDob)];
