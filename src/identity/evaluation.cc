@@ -181,14 +181,18 @@ std::string DescribeRecord(const PreparedRecord& r) {
 // Every pair in one predicted cluster whose true persons differ, with both
 // records, the pair's score (when it was a candidate) and each field's
 // comparison level and weight.
-// The scored candidate pair (a, b), a < b, or null when it was no candidate
-// (run.scored follows the sorted candidate pairs).
+// The scored pair (a, b), a < b, kept by the run (auto-link or review), or
+// null (run.scored follows the sorted candidate pairs).
 const ScoredPair* FindScored(const MatchRun& run, uint32_t a, uint32_t b) {
   auto it = std::lower_bound(run.scored.begin(), run.scored.end(), std::pair{a, b},
                              [](const ScoredPair& p, const std::pair<uint32_t, uint32_t>& k) {
                                return p.a != k.first ? p.a < k.first : p.b < k.second;
                              });
   return it != run.scored.end() && it->a == a && it->b == b ? &*it : nullptr;
+}
+
+bool IsCandidate(const MatchRun& run, uint32_t a, uint32_t b) {
+  return std::binary_search(run.candidates.begin(), run.candidates.end(), CandidatePair{a, b});
 }
 
 void PrintFalseLinks(const LabelledRecords& data, const MatchRun& run, std::ostream& out) {
@@ -212,9 +216,10 @@ void PrintFalseLinks(const LabelledRecords& data, const MatchRun& run, std::ostr
                         id, p->weight, p->probability,
                         std::string(MatchDecisionName(p->decision)).c_str());
         } else {
-          std::snprintf(buf, sizeof buf,
-                        "false link %u-%u (cluster %u): not a candidate pair (transitive)\n", a, b,
-                        id);
+          std::snprintf(buf, sizeof buf, "false link %u-%u (cluster %u): %s (transitive)\n", a, b,
+                        id,
+                        IsCandidate(run, a, b) ? "a candidate pair scored non-match"
+                                               : "not a candidate pair");
         }
         out << buf;
         auto label = [&](uint32_t i) {
@@ -284,8 +289,10 @@ void PrintMissedLinks(const LabelledRecords& data, const MatchRun& run, std::ost
         if (!lost) continue;
         ++missed;
         const ScoredPair* p = FindScored(run, a, b);
-        if (p == nullptr) {
+        if (p == nullptr && !IsCandidate(run, a, b)) {
           ++not_candidate;
+        } else if (p == nullptr) {
+          ++non_match;
         } else if (p->decision == MatchDecision::kAutoLink) {
           ++refused;
         } else if (p->decision == MatchDecision::kReview) {
@@ -329,7 +336,7 @@ void EvaluateLabelled(const LabelledRecords& data, const MatcherOptions& options
   // Blocking recall: true pairs among the candidates (measured, not used).
   uint64_t true_candidates = 0;
   size_t review_true = 0;
-  for (const auto& p : run.scored) {
+  for (const auto& p : run.candidates) {
     if (data.truth[p.a] == data.truth[p.b]) ++true_candidates;
   }
   for (const auto& p : run.clustering.review) {
@@ -341,9 +348,9 @@ void EvaluateLabelled(const LabelledRecords& data, const MatcherOptions& options
   if (args.show_model) {
     char line[256];
     for (const RuleEstimate& r : run.training.rules) {
-      std::snprintf(line, sizeof line,
-                    "rule %-12s pairs %10.0f EM lambda %.4f iterations %d%s\n", r.name.c_str(),
-                    r.pairs, r.lambda, r.iterations, r.converged ? "" : " (not converged)");
+      std::snprintf(line, sizeof line, "rule %-12s pairs %10.0f EM lambda %.4f iterations %d%s\n",
+                    r.name.c_str(), r.pairs, r.lambda, r.iterations,
+                    r.converged ? "" : " (not converged)");
       out << line;
     }
     std::snprintf(line, sizeof line, "EM lambda on the candidate pairs %.6f\n",

@@ -270,12 +270,13 @@ MatchRun MatchRecords(const std::vector<PersonRecord>& records, const std::vecto
   for (size_t i = 0; i < records.size(); ++i) {
     run.prepared.push_back(Prepare(records[i], i < sides.size() ? sides[i] : 0));
   }
-  std::vector<CandidatePair> candidates =
-      GenerateCandidates(run.prepared, options.blocking, &run.blocking);
-  Matcher matcher = Matcher::Train(run.prepared, candidates, options, &run.training);
+  run.candidates = GenerateCandidates(run.prepared, options.blocking, &run.blocking);
+  Matcher matcher = Matcher::Train(run.prepared, run.candidates, options, &run.training);
   run.em_iterations = run.training.em_iterations;
-  run.scored.reserve(candidates.size());
-  for (const auto& c : candidates) run.scored.push_back(matcher.Score(run.prepared, c.a, c.b));
+  for (const auto& c : run.candidates) {
+    ScoredPair p = matcher.Score(run.prepared, c.a, c.b);
+    if (p.decision != MatchDecision::kNonMatch) run.scored.push_back(std::move(p));
+  }
   run.clustering = matcher.Cluster(run.prepared, run.scored);
   run.model = matcher.model();
   return run;
