@@ -175,6 +175,22 @@ EmResult EstimateEm(const PatternCounts& data, const FellegiSunterModel& start,
     fit_moved = fit_moved || (IsLocationField(static_cast<Field>(f)) && !fixed(f));
   }
   fit_moved = fit_moved && options.estimate_moved && start.moved > 0;
+  if (fit_moved) {
+    // A lone location field cannot tell a move from a typo (m of a field
+    // and moved trade off freely): with no pair holding two, no movers.
+    bool two_located = false;
+    for (size_t p = 0; p < data.patterns.size() && !two_located; ++p) {
+      int present = 0;
+      for (size_t f = 0; f < kFieldCount; ++f) {
+        present += data.patterns[p][f] != level::kMissing && IsLocationField(static_cast<Field>(f));
+      }
+      two_located = present >= 2 && data.counts[p] > 0;
+    }
+    if (!two_located) {
+      model.moved = 0;
+      fit_moved = false;
+    }
+  }
   for (int it = 0; it < options.max_iterations; ++it) {
     std::array<std::vector<double>, kFieldCount> m_acc, u_acc;
     for (size_t f = 0; f < kFieldCount; ++f) {
@@ -281,8 +297,8 @@ RuleEmResult EstimateMByRule(const std::vector<RuleSample>& samples,
     if (options.monotone) MakeMonotone(LevelOrder(static_cast<Field>(f)), fm.u, &pooled[f]);
     fm.m = pooled[f];
   }
-  if (options.estimate_moved && start.moved > 0 && located > 0) {
-    result.model.moved = std::clamp(moved / located, kMinMoved, kMaxMoved);
+  if (options.estimate_moved && start.moved > 0) {
+    result.model.moved = located > 0 ? std::clamp(moved / located, kMinMoved, kMaxMoved) : 0.0;
   }
   return result;
 }

@@ -83,7 +83,9 @@ struct EmOptions {
   // m is kept monotone in similarity (MakeMonotone) at every M-step.
   bool monotone = true;
   // The model's `moved` is estimated (when it starts above 0 and a location
-  // field's m is estimated); false: held at its starting value.
+  // field's m is estimated), or set to 0 when no pair has two location
+  // fields (one alone cannot tell a move from a typo); false: held at its
+  // starting value.
   bool estimate_moved = true;
 };
 
@@ -140,10 +142,12 @@ struct RuleEmResult {
 // sample, u fixed, lambda free, the held-out fields' m fixed and unused.
 // Each field's m is then pooled over the rules that did not hold it out:
 // the expected match counts per level, summed, smoothed and made
-// monotone; `moved` likewise over the rules that hold no location field out. Why per rule: within one rule's pairs the non-matches agree on
-// the key but, on the other fields, look like random pairs, which is what
-// u (from random pairs) describes; over the union of all rules they agree
-// on something far more often than u says, and EM gives them to the match
+// monotone; `moved` likewise, over the rules that hold no location field
+// out (0 when none has pairs with two location fields).
+// Why per rule: within one rule's pairs the non-matches agree on the key
+// but, on the other fields, look like random pairs, which is what u (from
+// random pairs) describes; over the union of all rules they agree on
+// something far more often than u says, and EM gives them to the match
 // class (m then describes candidate pairs, not matches). A field no rule
 // estimates gets m = u (weight 0). Samples with no pairs are skipped.
 RuleEmResult EstimateMByRule(const std::vector<RuleSample>& samples,

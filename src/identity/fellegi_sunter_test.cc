@@ -234,6 +234,18 @@ TEST(EstimateEm, LearnsTheShareOfMatchesThatMoved) {
   // Held at 0, it stays 0 (the plain model).
   start.moved = 0;
   EXPECT_EQ(EstimateEm(data, start, options).model.moved, 0.0);
+  // With one location field (the town) a move cannot be told from a typo:
+  // no movers.
+  PatternCounts town_only;
+  for (size_t p = 0; p < data.patterns.size(); ++p) {
+    ComparisonVector v = data.patterns[p];
+    for (Field f : {Field::kPostcode, Field::kHouseNumber, Field::kAddress}) {
+      v[static_cast<size_t>(f)] = level::kMissing;
+    }
+    town_only.Add(v, data.counts[p]);
+  }
+  start.moved = 0.05;
+  EXPECT_EQ(EstimateEm(town_only, start, options).model.moved, 0.0);
 }
 
 TEST(Weights, LocationFieldsCountTogether) {
