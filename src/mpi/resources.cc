@@ -62,13 +62,26 @@ std::string_view AssuranceOf(Grade g) {
 std::string Evidence(const identity::FellegiSunterModel& model, const identity::ScoredPair& p) {
   std::string out;
   char buf[64];
+  bool location = false;
   for (size_t f = 0; f < identity::kFieldCount; ++f) {
     uint8_t level = p.levels[f];
     if (level == 0) continue;
-    double w = model.LevelWeight(static_cast<identity::Field>(f), level);
-    std::snprintf(buf, sizeof buf, "=%u(%+.1f)", static_cast<unsigned>(level), w);
+    const auto field = static_cast<identity::Field>(f);
     if (!out.empty()) out += ' ';
-    out += std::string(identity::FieldName(static_cast<identity::Field>(f))) + buf;
+    if (identity::IsLocationField(field)) {
+      // Location fields count together (a match may have moved house): each
+      // shows its level; their combined weight follows.
+      std::snprintf(buf, sizeof buf, "=%u", static_cast<unsigned>(level));
+      location = true;
+    } else {
+      std::snprintf(buf, sizeof buf, "=%u(%+.1f)", static_cast<unsigned>(level),
+                    model.LevelWeight(field, level));
+    }
+    out += std::string(identity::FieldName(field)) + buf;
+  }
+  if (location) {
+    std::snprintf(buf, sizeof buf, " location(%+.1f)", model.LocationWeight(p.levels));
+    out += buf;
   }
   std::snprintf(buf, sizeof buf, "; weight %+.1f, probability %.6f", p.weight, p.probability);
   return out + buf;
