@@ -197,6 +197,15 @@ void Matcher::Decide(ScoredPair& p) const {
   } else if (nhs == level::kDifferent2 && d == MatchDecision::kAutoLink) {
     d = MatchDecision::kReview;
     p.reason = "demographics agree but the valid NHS numbers differ";
+  } else if (d == MatchDecision::kAutoLink &&
+             p.levels[static_cast<size_t>(Field::kGiven)] == level::kGivenOther &&
+             p.levels[static_cast<size_t>(Field::kSex)] == level::kDifferent2) {
+    // A household (twins, siblings) agrees on everything a home shares, and
+    // counted together those fields can outweigh a different given name AND
+    // a different sex. Two identity items disagreeing at once: a human
+    // decides. (Same-sex twins differ by given name only: not caught here.)
+    d = MatchDecision::kReview;
+    p.reason = "given name and sex both differ (a household: twins or siblings?)";
   }
   p.decision = d;
 }

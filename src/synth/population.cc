@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "synth/nhs_number.h"
 #include "synth/tables.h"
@@ -237,7 +238,18 @@ std::span<const Service> MentalHealthTeams() { return kMhTeams; }
 std::span<const Service> SocialCareServices() { return kSocialServices; }
 std::span<const GenomicTest> GenomicTests() { return kGenomicTests; }
 
+// About 1% of people are the younger of twins: person `index` is the twin
+// of person `index - 1` (same family name, date of birth, home and practice;
+// own given name, sex, NHS number and care). Never a twin of a twin. Decided
+// from (seed, index) alone, so people stay independent of each other.
+bool IsTwin(uint64_t seed, uint64_t index) {
+  auto drawn = [&](uint64_t i) { return SplitMix(SplitMix(seed ^ 0x7A1A5ULL) ^ i) % 1000 < 10; };
+  return index > 0 && drawn(index) && !(index > 1 && drawn(index - 1));
+}
+
 Person GeneratePerson(const CodeBook& codes, uint64_t seed, uint64_t index) {
+  std::optional<Person> sibling;
+  if (IsTwin(seed, index)) sibling = GeneratePerson(codes, seed, index - 1);
   Rng r = PersonRng(seed, index);
   const Day ref = ReferenceDay();
   const Day window = ref - 3652;  // ten years of history
@@ -257,6 +269,10 @@ Person GeneratePerson(const CodeBook& codes, uint64_t seed, uint64_t index) {
   while (x >= pyr[b]) x -= pyr[b++];
   int age = 5 * b + Below(r, b == static_cast<int>(pyr.size()) - 1 ? 10 : 5);
   p.dob = ref - static_cast<Day>(age * 365.25) - Below(r, 365);
+  if (sibling) {
+    p.dob = sibling->dob;
+    age = sibling->AgeAt(ref);
+  }
   p.sex = Chance(r, age >= 80 ? 0.42 : 0.495) ? 'M' : 'F';
   bool classic = p.dob < DaysFromCivil(1985, 1, 1);
   auto names = p.sex == 'M' ? MaleNames(classic) : FemaleNames(classic);
@@ -270,6 +286,14 @@ Person GeneratePerson(const CodeBook& codes, uint64_t seed, uint64_t index) {
     p.previous_family = p.family;
     while (p.family == p.previous_family) p.family = PickWeighted(r, Surnames());
     p.family_changed = Between(r, std::max(window, p.dob + 18 * 365), ref - 30);
+  }
+  if (sibling) {
+    p.family = sibling->family;
+    p.previous_family.clear();
+    p.family_changed = 0;
+    for (int tries = 0; p.given == sibling->given && tries < 20; ++tries) {
+      p.given = PickWeighted(r, names);
+    }
   }
   double e = Uniform(r);
   p.ethnic = e < 0.70   ? 'A'
@@ -307,6 +331,12 @@ Person GeneratePerson(const CodeBook& codes, uint64_t seed, uint64_t index) {
         p.registrations.push_back({np, move + 1, 0});
       }
     }
+  }
+
+  if (sibling) {  // one home, one practice
+    p.addresses = sibling->addresses;
+    p.registrations = sibling->registrations;
+    p.ethnic = sibling->ethnic;
   }
 
   // Lifestyle, then conditions (risk factors first so they can raise risk).
