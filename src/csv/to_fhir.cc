@@ -293,12 +293,7 @@ struct Layout {
   bool has_start = false;
 };
 
-struct Entry {
-  std::string full_url;
-  std::string url;  // request.url
-  Json resource;
-  std::vector<std::pair<std::string, std::string>> numbers;  // pointer in resource -> text
-};
+using Entry = fhir::PutEntry;
 
 class RecordMapper {
  public:
@@ -718,27 +713,7 @@ void RecordMapper::Finish() {
   b_.Put(prov, "entity", std::move(entities));
   Add("Provenance", "Provenance/" + prov_id, "Provenance|" + prov_id, std::move(prov));
 
-  Json bundle = b_.Obj();
-  b_.Put(bundle, "resourceType", "Bundle");
-  b_.Put(bundle, "type", "transaction");
-  Json arr = b_.Arr();
-  fhir::NumberTexts texts;
-  for (size_t i = 0; i < entries_.size(); ++i) {
-    Entry& pe = entries_[i];
-    for (auto& [ptr, text] : pe.numbers) {
-      texts["/entry/" + std::to_string(i) + "/resource" + ptr] = text;
-    }
-    Json e = b_.Obj();
-    b_.Put(e, "fullUrl", pe.full_url);
-    b_.Put(e, "resource", std::move(pe.resource));
-    Json req = b_.Obj();
-    b_.Put(req, "method", "PUT");
-    b_.Put(req, "url", pe.url);
-    b_.Put(e, "request", std::move(req));
-    arr.PushBack(e, b_.a());
-  }
-  b_.Put(bundle, "entry", std::move(arr));
-  out_.bundle_json = fhir::ToJsonKeepingNumbers(bundle, texts, "");
+  out_.bundle_json = b_.PutTransaction(entries_);
 }
 
 CsvRecord RecordMapper::Run(const std::string& record_id, const std::vector<const Row*>& rows) {

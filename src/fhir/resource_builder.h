@@ -7,11 +7,21 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/text.h"
 #include "fhir/json.h"
 
 namespace lhcr::fhir {
+
+// One entry of a transaction Bundle of PUTs, as the adapters collect them.
+struct PutEntry {
+  std::string full_url;
+  std::string url;  // request.url
+  Json resource;
+  std::vector<std::pair<std::string, std::string>> numbers;  // pointer in resource -> text
+};
 
 class ResourceBuilder {
  public:
@@ -65,6 +75,32 @@ class ResourceBuilder {
     return r;
   }
   JsonDoc::AllocatorType& a() { return a_; }
+
+  // The transaction Bundle of `entries` (moved out of them), decimals kept
+  // as their texts; no "entry" member when there are none.
+  std::string PutTransaction(std::vector<PutEntry>& entries) {
+    Json bundle = Obj();
+    Put(bundle, "resourceType", "Bundle");
+    Put(bundle, "type", "transaction");
+    Json arr = Arr();
+    NumberTexts texts;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      PutEntry& pe = entries[i];
+      for (auto& [ptr, text] : pe.numbers) {
+        texts["/entry/" + std::to_string(i) + "/resource" + ptr] = text;
+      }
+      Json e = Obj();
+      Put(e, "fullUrl", pe.full_url);
+      Put(e, "resource", std::move(pe.resource));
+      Json req = Obj();
+      Put(req, "method", "PUT");
+      Put(req, "url", pe.url);
+      Put(e, "request", std::move(req));
+      arr.PushBack(e, a_);
+    }
+    Put(bundle, "entry", std::move(arr));
+    return ToJsonKeepingNumbers(bundle, texts, "");
+  }
 
  private:
   JsonDoc::AllocatorType& a_;

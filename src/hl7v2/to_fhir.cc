@@ -100,13 +100,7 @@ std::string KnownSystem(std::string_view name) {
   return {};
 }
 
-struct PendingEntry {
-  std::string full_url;
-  std::string type;
-  std::string url;  // request.url
-  Json resource;
-  std::vector<std::pair<std::string, std::string>> numbers;  // pointer in resource -> text
-};
+using PendingEntry = fhir::PutEntry;
 
 class Mapper {
  public:
@@ -137,7 +131,7 @@ class Mapper {
   Status MapResults();
   Json CodeableFromCwe(const Segment& seg, int field, int rep, bool local_lab, std::string* key);
   Json Practitioner(const Segment& seg, int field, int rep);
-  std::string Add(std::string type, std::string url, Json resource,
+  std::string Add(std::string url, Json resource,
                   std::vector<std::pair<std::string, std::string>> numbers = {});
   void Finish();
 
@@ -154,13 +148,12 @@ class Mapper {
   std::set<std::string> used_ids_;
 };
 
-std::string Mapper::Add(std::string type, std::string url, Json resource,
+std::string Mapper::Add(std::string url, Json resource,
                         std::vector<std::pair<std::string, std::string>> numbers) {
   std::string full = "urn:uuid:" + Uuid(s_.source_id + "#" + out_.control_id + "#" +
                                         std::to_string(entries_.size()) + "#" + url);
   Stamp(resource);
-  entries_.push_back(
-      {full, std::move(type), std::move(url), std::move(resource), std::move(numbers)});
+  entries_.push_back({full, std::move(url), std::move(resource), std::move(numbers)});
   return full;
 }
 
@@ -442,8 +435,7 @@ Status Mapper::MapPatient() {
     p["active"] = false;
     Find("EVN", "person-deleted", "A29: the source deleted this person; Patient.active = false");
   }
-  patient_url_ = Add("Patient",
-                     "Patient?identifier=" + PercentEncode(patient_key_.system) + "|" +
+  patient_url_ = Add("Patient?identifier=" + PercentEncode(patient_key_.system) + "|" +
                          PercentEncode(patient_key_.value),
                      std::move(p));
   return Status::Ok();
@@ -551,8 +543,7 @@ void Mapper::MapEncounter(const std::string& status) {
     b_.Put(e, "serviceProvider", std::move(org));
   }
   encounter_url_ =
-      Add("Encounter",
-          "Encounter?identifier=" + PercentEncode(s_.visit_id_system) + "|" + PercentEncode(visit),
+      Add("Encounter?identifier=" + PercentEncode(s_.visit_id_system) + "|" + PercentEncode(visit),
           std::move(e));
 }
 
@@ -833,8 +824,7 @@ Status Mapper::MapResults() {
       }
       b_.Put(ob, "note", std::move(note));
       result_urls.push_back(
-          Add("Observation",
-              "Observation?identifier=" + PercentEncode(s_.observation_id_system) + "|" +
+          Add("Observation?identifier=" + PercentEncode(s_.observation_id_system) + "|" +
                   PercentEncode(okey),
               std::move(ob), std::move(numbers)));
     }
@@ -890,8 +880,7 @@ Status Mapper::MapResults() {
     Json results = b_.Arr();
     for (const std::string& u : result_urls) b_.Push(results, b_.Ref(u));
     b_.Put(dr, "result", std::move(results));
-    Add("DiagnosticReport",
-        "DiagnosticReport?identifier=" + PercentEncode(s_.order_id_system) + "|" +
+    Add("DiagnosticReport?identifier=" + PercentEncode(s_.order_id_system) + "|" +
             PercentEncode(key),
         std::move(dr));
   }
@@ -899,9 +888,6 @@ Status Mapper::MapResults() {
 }
 
 void Mapper::Finish() {
-  Json bundle = b_.Obj();
-  b_.Put(bundle, "resourceType", "Bundle");
-  b_.Put(bundle, "type", "transaction");
   // The Provenance: what came from which message of which source.
   Json prov = b_.Obj();
   b_.Put(prov, "resourceType", "Provenance");
@@ -949,29 +935,11 @@ void Mapper::Finish() {
   b_.Push(entities, std::move(entity));
   b_.Put(prov, "entity", std::move(entities));
   if (!entries_.empty()) {
-    entries_.push_back(
-        {"urn:uuid:" + Uuid(prov_id), "Provenance", "Provenance/" + prov_id, std::move(prov), {}});
+    entries_.push_back({"urn:uuid:" + Uuid(prov_id), "Provenance/" + prov_id, std::move(prov), {}});
     Stamp(entries_.back().resource);
   }
 
-  Json arr = b_.Arr();
-  fhir::NumberTexts texts;
-  for (size_t i = 0; i < entries_.size(); ++i) {
-    PendingEntry& pe = entries_[i];
-    for (auto& [ptr, text] : pe.numbers) {
-      texts["/entry/" + std::to_string(i) + "/resource" + ptr] = text;
-    }
-    Json e = b_.Obj();
-    b_.Put(e, "fullUrl", pe.full_url);
-    b_.Put(e, "resource", std::move(pe.resource));
-    Json req = b_.Obj();
-    b_.Put(req, "method", "PUT");
-    b_.Put(req, "url", pe.url);
-    b_.Put(e, "request", std::move(req));
-    arr.PushBack(e, b_.a());
-  }
-  if (!arr.Empty()) b_.Put(bundle, "entry", std::move(arr));
-  out_.bundle_json = fhir::ToJsonKeepingNumbers(bundle, texts, "");
+  out_.bundle_json = b_.PutTransaction(entries_);
 }
 
 Result<MappedMessage> Mapper::Run() {
