@@ -39,91 +39,73 @@ void Str(Writer& w, std::string_view s) {
 void Key(Writer& w, std::string_view s) {
   w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
+// "name": value
+void Member(Writer& w, std::string_view name, std::string_view value) {
+  Key(w, name);
+  Str(w, value);
+}
+void Member(Writer& w, std::string_view name, int64_t value) {
+  Key(w, name);
+  w.Int64(value);
+}
 
 void WriteCounts(Writer& w, const ingest::SourceCounts& c) {
   Key(w, "counts");
   w.StartObject();
-  Key(w, "received");
-  w.Int64(c.received);
-  Key(w, "accepted");
-  w.Int64(c.accepted);
-  Key(w, "rejected");
-  w.Int64(c.rejected);
-  Key(w, "resources_written");
-  w.Int64(c.written);
-  Key(w, "resources_unchanged");
-  w.Int64(c.unchanged);
+  Member(w, "received", c.received);
+  Member(w, "accepted", c.accepted);
+  Member(w, "rejected", c.rejected);
+  Member(w, "resources_written", c.written);
+  Member(w, "resources_unchanged", c.unchanged);
   w.EndObject();
 }
 
 void WriteSource(Writer& w, const ingest::Source& s, const ingest::IngestJournal* journal) {
   w.StartObject();
-  Key(w, "id");
-  Str(w, s.id);
-  Key(w, "name");
-  Str(w, s.name);
-  Key(w, "kind");
-  Str(w, s.kind);
-  Key(w, "ods_code");
-  Str(w, s.ods_code);
-  Key(w, "format");
-  Str(w, s.format);
+  Member(w, "id", s.id);
+  Member(w, "name", s.name);
+  Member(w, "kind", s.kind);
+  Member(w, "ods_code", s.ods_code);
+  Member(w, "format", s.format);
   Key(w, "identity_trust");
   w.Double(s.identity_trust);
   if (!s.hl7_version.empty()) {
-    Key(w, "hl7v2_version");
-    Str(w, s.hl7_version);
+    Member(w, "hl7v2_version", s.hl7_version);
   }
   if (journal != nullptr) {
     if (auto c = journal->Counts(s.id); c.ok()) WriteCounts(w, *c);
   }
-  Key(w, "quality");
-  Str(w, "/sources/" + s.id + "/quality");
+  Member(w, "quality", "/sources/" + s.id + "/quality");
   w.EndObject();
 }
 
 void WriteFinding(Writer& w, const ingest::FindingRow& f) {
   w.StartObject();
-  Key(w, "record");
-  Str(w, f.record);
-  Key(w, "location");
-  Str(w, f.finding.location);
-  Key(w, "message");
-  Str(w, f.finding.message);
-  Key(w, "received");
-  Str(w, f.received);
+  Member(w, "record", f.record);
+  Member(w, "location", f.finding.location);
+  Member(w, "message", f.finding.message);
+  Member(w, "received", f.received);
   w.EndObject();
 }
 
 void WriteReport(Writer& w, const ingest::BatchReport& r) {
   w.StartObject();
-  Key(w, "source");
-  Str(w, r.source_id);
-  Key(w, "format");
-  Str(w, r.format);
-  Key(w, "items");
-  w.Int64(r.items);
-  Key(w, "accepted");
-  w.Int64(r.accepted);
-  Key(w, "rejected");
-  w.Int64(r.rejected);
-  Key(w, "resources_written");
-  w.Int64(r.written);
-  Key(w, "resources_unchanged");
-  w.Int64(r.unchanged);
-  Key(w, "findings");
-  w.Int64(r.findings);
+  Member(w, "source", r.source_id);
+  Member(w, "format", r.format);
+  Member(w, "items", r.items);
+  Member(w, "accepted", r.accepted);
+  Member(w, "rejected", r.rejected);
+  Member(w, "resources_written", r.written);
+  Member(w, "resources_unchanged", r.unchanged);
+  Member(w, "findings", r.findings);
   Key(w, "rejected_items");
   w.StartArray();
   for (const ingest::ItemOutcome& o : r.rejected_items) {
     w.StartObject();
-    Key(w, "record");
-    Str(w, o.record);
-    Key(w, "error");
-    Str(w, o.status.message());
+    Member(w, "record", o.record);
+    Member(w, "error", o.status.message());
     if (o.quarantine_id > 0) {
-      Key(w, "quarantine");
-      Str(w, "/quarantine/" + std::to_string(o.quarantine_id));
+      Member(w, "quarantine", "/quarantine/" + std::to_string(o.quarantine_id));
     }
     w.EndObject();
   }
@@ -270,23 +252,17 @@ HttpResponse IngestApi::Quality(const HttpRequest& request, const std::string& i
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
-  Key(w, "source");
-  Str(w, s->id);
-  Key(w, "name");
-  Str(w, s->name);
+  Member(w, "source", s->id);
+  Member(w, "name", s->name);
   WriteCounts(w, q->counts);
-  Key(w, "quarantined");
-  w.Int64(q->quarantined);
-  Key(w, "findings");
-  w.Int64(q->findings);
+  Member(w, "quarantined", q->quarantined);
+  Member(w, "findings", q->findings);
   Key(w, "by_code");
   w.StartArray();
   for (const auto& c : q->codes) {
     w.StartObject();
-    Key(w, "code");
-    Str(w, c.code);
-    Key(w, "count");
-    w.Int64(c.count);
+    Member(w, "code", c.code);
+    Member(w, "count", c.count);
     Key(w, "examples");
     w.StartArray();
     for (const auto& f : c.examples) WriteFinding(w, f);
@@ -294,8 +270,7 @@ HttpResponse IngestApi::Quality(const HttpRequest& request, const std::string& i
     w.EndObject();
   }
   w.EndArray();
-  Key(w, "csv");
-  Str(w, "/sources/" + s->id + "/quality?_format=csv");
+  Member(w, "csv", "/sources/" + s->id + "/quality?_format=csv");
   w.EndObject();
   return Json(200, buf);
 }
@@ -327,20 +302,14 @@ HttpResponse IngestApi::QuarantineList(const HttpRequest& request) {
   w.StartArray();
   for (const ingest::QuarantineItem& q : *items) {
     w.StartObject();
-    Key(w, "id");
-    w.Int64(q.id);
-    Key(w, "source");
-    Str(w, q.source_id);
-    Key(w, "format");
-    Str(w, q.format);
-    Key(w, "received");
-    Str(w, q.received);
-    Key(w, "reason");
-    Str(w, q.reason);
+    Member(w, "id", q.id);
+    Member(w, "source", q.source_id);
+    Member(w, "format", q.format);
+    Member(w, "received", q.received);
+    Member(w, "reason", q.reason);
     Key(w, "bytes");
     w.Uint64(q.body.size());
-    Key(w, "status");
-    Str(w, q.status);
+    Member(w, "status", q.status);
     w.EndObject();
   }
   w.EndArray();
@@ -357,22 +326,14 @@ HttpResponse IngestApi::QuarantineItem(const std::string& id) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
-  Key(w, "id");
-  w.Int64(q->id);
-  Key(w, "source");
-  Str(w, q->source_id);
-  Key(w, "format");
-  Str(w, q->format);
-  Key(w, "received");
-  Str(w, q->received);
-  Key(w, "reason");
-  Str(w, q->reason);
-  Key(w, "status");
-  Str(w, q->status);
-  Key(w, "resolved");
-  Str(w, q->resolved);
-  Key(w, "body");
-  Str(w, q->body);
+  Member(w, "id", q->id);
+  Member(w, "source", q->source_id);
+  Member(w, "format", q->format);
+  Member(w, "received", q->received);
+  Member(w, "reason", q->reason);
+  Member(w, "status", q->status);
+  Member(w, "resolved", q->resolved);
+  Member(w, "body", q->body);
   w.EndObject();
   return Json(200, buf);
 }
