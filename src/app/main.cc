@@ -22,11 +22,11 @@
 #include "fhir/search_param.h"
 #include "fhir/validator.h"
 #include "identity/evaluation.h"
-#include "identity/region_evaluation.h"
 #include "ingest/ingestor.h"
 #include "ingest/journal.h"
 #include "ingest/source_registry.h"
 #include "mpi/match_service.h"
+#include "mpi/region_evaluation.h"
 #include "mpi/relink.h"
 #include "interaction/interaction.h"
 #include "store/postgres/postgres_store.h"
@@ -491,7 +491,7 @@ int main(int argc, char** argv) {
   if (mpi_e->parsed()) {
     lhcr::Status st = mpi_eval.truth.empty()
                           ? lhcr::identity::RunMpiEval(mpi_eval, mpi_options, std::cout)
-                          : lhcr::identity::RunRegionMpiEval(mpi_eval, mpi_options, std::cout);
+                          : lhcr::mpi::RunRegionMpiEval(mpi_eval, mpi_options, std::cout);
     if (!st.ok()) {
       std::cerr << "lhcr mpi eval: " << st.ToString() << "\n";
       return st.code() == lhcr::StatusCode::kIncorrect ? 2 : 1;

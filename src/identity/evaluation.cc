@@ -394,7 +394,7 @@ Status RunMpiEval(const MpiEvalArgs& args, const MatcherOptions& base, std::ostr
   LabelledRecords data;
   MatcherOptions options = base;
   if (!args.truth.empty()) {
-    return Status::Incorrect("--truth is evaluated by RunRegionMpiEval (region_evaluation.h)");
+    return Status::Incorrect("--truth is evaluated by RunRegionMpiEval (mpi/region_evaluation.h)");
   }
   if (!args.splink.empty()) {
     if (!args.febrl.empty() || !args.link.empty()) {

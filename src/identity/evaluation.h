@@ -65,7 +65,7 @@ struct MpiEvalArgs {
   // person): both records and each field's comparison level and weight.
   bool show_false_links = false;
   // A `lhcr synth` region directory: run by RunRegionMpiEval
-  // (region_evaluation.h), not by RunMpiEval.
+  // (mpi/region_evaluation.h), not by RunMpiEval.
   std::string truth;
 };
 Status RunMpiEval(const MpiEvalArgs& args, const MatcherOptions& options, std::ostream& out);

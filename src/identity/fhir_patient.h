@@ -1,6 +1,6 @@
 // A FHIR Patient as the matcher sees it: the PersonRecord of one source
 // record. Used wherever Patients are matched — a region's FHIR feeds
-// (region_reader.h), the stored record (mpi relink, $match).
+// (mpi/region_reader.h), the stored record (mpi relink, $match).
 //
 // Mapping, as the FEBRL and Splink readers fill a record: the official
 // name (else the first): first given -> given, further given -> other_names;

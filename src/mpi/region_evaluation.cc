@@ -1,12 +1,14 @@
-#include "identity/region_evaluation.h"
+#include "mpi/region_evaluation.h"
 
 #include <chrono>
 #include <cstdio>
 #include <string>
 
-#include "identity/region_reader.h"
+#include "mpi/region_reader.h"
 
-namespace lhcr::identity {
+namespace lhcr::mpi {
+
+using namespace ::lhcr::identity;  // the matching core this reads for
 
 Status RunRegionMpiEval(const MpiEvalArgs& args, const MatcherOptions& options, std::ostream& out) {
   if (args.truth.empty()) return Status::Incorrect("give --truth REGION_DIR");
@@ -41,4 +43,4 @@ Status RunRegionMpiEval(const MpiEvalArgs& args, const MatcherOptions& options, 
   return Status::Ok();
 }
 
-}  // namespace lhcr::identity
+}  // namespace lhcr::mpi

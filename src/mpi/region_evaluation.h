@@ -16,12 +16,12 @@
 #include "identity/evaluation.h"
 #include "identity/matcher.h"
 
-namespace lhcr::identity {
+namespace lhcr::mpi {
 
 // Evaluates on args.truth (a region directory). Errors: kIncorrect when
 // args.truth is empty or combined with --febrl/--link/--splink; the errors
 // of LoadRegion. Records no truth row names (and truth rows no feed holds)
 // are counted and left out, not fatal: the count says the reader missed.
-Status RunRegionMpiEval(const MpiEvalArgs& args, const MatcherOptions& options, std::ostream& out);
+Status RunRegionMpiEval(const identity::MpiEvalArgs& args, const identity::MatcherOptions& options, std::ostream& out);
 
-}  // namespace lhcr::identity
+}  // namespace lhcr::mpi

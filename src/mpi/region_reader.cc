@@ -1,4 +1,4 @@
-#include "identity/region_reader.h"
+#include "mpi/region_reader.h"
 
 #include <algorithm>
 #include <cctype>
@@ -19,7 +19,9 @@
 #include "identity/fhir_patient.h"
 #include "ingest/source_registry.h"
 
-namespace lhcr::identity {
+namespace lhcr::mpi {
+
+using namespace ::lhcr::identity;  // the matching core this reads for
 namespace {
 
 namespace fs = std::filesystem;
@@ -370,4 +372,4 @@ Result<RegionLabelled> LoadRegion(const std::string& dir) {
   return out;
 }
 
-}  // namespace lhcr::identity
+}  // namespace lhcr::mpi

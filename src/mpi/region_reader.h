@@ -23,7 +23,7 @@
 //   * csv    csv::ParseCsv in the mapping's dialect; rows sharing the
 //            record_id_column are one record, its patient fields from the
 //            LAST row (as csv::MapCsvToFhir takes them).
-// Each becomes a PersonRecord as the FEBRL and Splink readers fill one, by
+// Each becomes a identity::PersonRecord as the FEBRL and Splink readers fill one, by
 // the mapping of fhir_patient.h (PersonRecordFromPatient for FHIR; its
 // SetGivenNames, SetAddressLines and SexFrom for PID and CSV fields): first
 // given name -> given, further given names -> other_names; a leading house
@@ -46,10 +46,10 @@
 #include "identity/evaluation.h"
 #include "identity/person_record.h"
 
-namespace lhcr::identity {
+namespace lhcr::mpi {
 
 // "<source_id>|<record_id>": the key of a source record in a region.
-std::string RecordKey(const PersonRecord& r);
+std::string RecordKey(const identity::PersonRecord& r);
 
 struct RegionReadStats {
   std::map<std::string, size_t> records_per_source;
@@ -62,7 +62,7 @@ struct RegionReadStats {
 struct RegionIdentities {
   // One per source record: sources in registry order, each in order of
   // first appearance in its feed.
-  std::vector<PersonRecord> records;
+  std::vector<identity::PersonRecord> records;
   RegionReadStats stats;
 };
 
@@ -87,10 +87,10 @@ struct TruthRow {
 Result<std::vector<TruthRow>> ReadRegionTruth(const std::string& dir);
 
 // Records read, joined to truth: every record whose key truth holds, with
-// its person and noise (LabelledRecords::truth / noise), in the order of
+// its person and noise (identity::LabelledRecords::truth / noise), in the order of
 // RegionIdentities::records.
 struct RegionLabelled {
-  LabelledRecords data;
+  identity::LabelledRecords data;
   RegionReadStats stats;
   size_t truth_rows = 0;
   std::vector<std::string> not_in_truth;  // keys read but absent from truth
@@ -98,4 +98,4 @@ struct RegionLabelled {
 };
 Result<RegionLabelled> LoadRegion(const std::string& dir);
 
-}  // namespace lhcr::identity
+}  // namespace lhcr::mpi

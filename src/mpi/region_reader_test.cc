@@ -1,4 +1,4 @@
-#include "identity/region_reader.h"
+#include "mpi/region_reader.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,11 +9,13 @@
 #include <set>
 #include <sstream>
 
-#include "identity/region_evaluation.h"
+#include "mpi/region_evaluation.h"
 #include "synth/codes.h"
 #include "synth/synth.h"
 
-namespace lhcr::identity {
+namespace lhcr::mpi {
+
+using namespace ::lhcr::identity;  // the matching core this reads for
 namespace {
 
 namespace fs = std::filesystem;
@@ -375,4 +377,4 @@ TEST_F(RegionReaderTest, TruthIsNotCombinedWithOtherInputs) {
 }
 
 }  // namespace
-}  // namespace lhcr::identity
+}  // namespace lhcr::mpi
