@@ -380,6 +380,11 @@ Result<Message> ParseMessage(std::string_view er7, const ParseOptions& options) 
     seg.fields.push_back(seg.name);
     size_t f = 3;  // at the separator after the name, or the end
     if (name == "MSH") {
+      if (line.size() < 4) {  // e.g. "<VT>MSH" on a line of its own
+        return Status::Incorrect("segment " + std::to_string(seg_no) +
+                                 ": MSH without its field separator")
+            .WithDetails({{"100", "segment " + std::to_string(seg_no), "MSH too short"}});
+      }
       seg.fields.push_back(span(3, 1));  // MSH-1 is the separator itself
       f = 4;
       size_t e = line.find(fs, f);

@@ -196,5 +196,15 @@ TEST(MessageTest, EscapeRoundTrips) {
   EXPECT_EQ(m->Get("NTE-3"), text);
 }
 
+// Found by hl7v2_fuzz: a later line "<VT>MSH" with nothing after the name
+// made MSH-1 point past the end of the text.
+TEST(MessageTest, ShortMshSegmentIsAnErrorNotAnOverread) {
+  auto m = ParseMessage("MSH|^~\\&|A|B\r\x0bMSH");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kIncorrect);
+  EXPECT_NE(m.status().message().find("MSH without its field separator"), std::string::npos)
+      << m.status().message();
+}
+
 }  // namespace
 }  // namespace lhcr::hl7v2
