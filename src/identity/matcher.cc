@@ -211,7 +211,8 @@ void Matcher::Decide(ScoredPair& p) const {
 }
 
 Clustering Matcher::Cluster(const std::vector<PreparedRecord>& records,
-                            const std::vector<ScoredPair>& scored) const {
+                            const std::vector<ScoredPair>& scored,
+                            const CannotLink& cannot_link) const {
   const uint32_t n = static_cast<uint32_t>(records.size());
   std::vector<uint32_t> parent(n);
   std::iota(parent.begin(), parent.end(), 0u);
@@ -236,8 +237,14 @@ Clustering Matcher::Cluster(const std::vector<PreparedRecord>& records,
     uint32_t ra = find(p->a), rb = find(p->b);
     if (ra == rb) continue;
     bool safe = true;
+    const char* why = "linking would join records that clearly differ";
     for (uint32_t x : members[ra]) {
       for (uint32_t y : members[rb]) {
+        if (!cannot_link.empty() && cannot_link.count({std::min(x, y), std::max(x, y)})) {
+          safe = false;
+          why = "linking would join records a reviewer said are different people";
+          break;
+        }
         if (x == p->a && y == p->b) continue;
         ScoredPair cross = Score(records, x, y);
         bool nhs_conflict =
@@ -253,7 +260,7 @@ Clustering Matcher::Cluster(const std::vector<PreparedRecord>& records,
       ++out.refused_merges;
       ScoredPair r = *p;
       r.decision = MatchDecision::kReview;
-      r.reason = "linking would join records that clearly differ";
+      r.reason = why;
       out.review.push_back(std::move(r));
       continue;
     }
@@ -273,7 +280,7 @@ Clustering Matcher::Cluster(const std::vector<PreparedRecord>& records,
 }
 
 MatchRun MatchRecords(const std::vector<PersonRecord>& records, const std::vector<uint32_t>& sides,
-                      const MatcherOptions& options) {
+                      const MatcherOptions& options, const CannotLink& cannot_link) {
   MatchRun run;
   run.prepared.reserve(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
@@ -286,7 +293,7 @@ MatchRun MatchRecords(const std::vector<PersonRecord>& records, const std::vecto
     ScoredPair p = matcher.Score(run.prepared, c.a, c.b);
     if (p.decision != MatchDecision::kNonMatch) run.scored.push_back(std::move(p));
   }
-  run.clustering = matcher.Cluster(run.prepared, run.scored);
+  run.clustering = matcher.Cluster(run.prepared, run.scored, cannot_link);
   run.model = matcher.model();
   return run;
 }

@@ -12,7 +12,9 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "identity/blocking.h"
@@ -81,6 +83,10 @@ struct ScoredPair {
   std::string reason;  // why a pair went to review, when it did
 };
 
+// Pairs of records (indices, smaller first) a person has said are two
+// different people: never in one cluster, whatever the scores say.
+using CannotLink = std::set<std::pair<uint32_t, uint32_t>>;
+
 struct Clustering {
   std::vector<uint32_t> cluster_of;  // record index -> cluster id (dense from 0)
   size_t clusters = 0;
@@ -112,9 +118,12 @@ class Matcher {
   // are taken strongest first; two clusters merge only when EVERY cross pair
   // scores at least cluster_cross_probability with no NHS-number conflict, so a
   // chain A-B-C cannot join A and C when A and C clearly differ. A refused
-  // merge sends its pair to review.
+  // merge sends its pair to review. Nor do two clusters merge when a
+  // `cannot_link` pair would end up inside one (a reviewer's rejection
+  // outranks any score).
   Clustering Cluster(const std::vector<PreparedRecord>& records,
-                     const std::vector<ScoredPair>& scored) const;
+                     const std::vector<ScoredPair>& scored,
+                     const CannotLink& cannot_link = {}) const;
 
   const FellegiSunterModel& model() const { return model_; }
   const MatcherOptions& options() const { return options_; }
@@ -143,6 +152,6 @@ struct MatchRun {
   FellegiSunterModel model;
 };
 MatchRun MatchRecords(const std::vector<PersonRecord>& records, const std::vector<uint32_t>& sides,
-                      const MatcherOptions& options);
+                      const MatcherOptions& options, const CannotLink& cannot_link = {});
 
 }  // namespace lhcr::identity

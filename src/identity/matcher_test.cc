@@ -108,6 +108,28 @@ TEST(Cluster, NoFalseLinkThroughTransitivity) {
   EXPECT_FALSE(c.review.empty());
 }
 
+// A reviewer said 0 and 2 are two people: however alike, they never share a
+// cluster, directly or through a record both match (1 joins one of them).
+TEST(Cluster, ARejectedPairNeverSharesACluster) {
+  Matcher m = TestMatcher();
+  auto recs = Prep({Person("Amelia", "Hughes", "19800214", "LS1 4AP"),
+                    Person("Amelia", "Hughes", "19800214", "LS1 4AP"),
+                    Person("Amelia", "Hughes", "19800214", "LS1 4AP")});
+  std::vector<ScoredPair> scored;
+  for (uint32_t i = 0; i < 3; ++i) {
+    for (uint32_t j = i + 1; j < 3; ++j) scored.push_back(m.Score(recs, i, j));
+  }
+  for (const ScoredPair& p : scored) ASSERT_EQ(p.decision, MatchDecision::kAutoLink);
+  EXPECT_EQ(m.Cluster(recs, scored).clusters, 1u);
+
+  Clustering c = m.Cluster(recs, scored, CannotLink{{0, 2}});
+  EXPECT_NE(c.cluster_of[0], c.cluster_of[2]);
+  EXPECT_EQ(c.clusters, 2u);
+  EXPECT_TRUE(c.cluster_of[1] == c.cluster_of[0] || c.cluster_of[1] == c.cluster_of[2]);
+  ASSERT_FALSE(c.review.empty());
+  EXPECT_EQ(c.review[0].reason, "linking would join records a reviewer said are different people");
+}
+
 // The cause of fake_1000's false links: candidate pairs are mostly matches
 // there, so EM's lambda over the candidates went to ~1 (+8.6 bits of prior)
 // and a surname plus a birth month auto-linked two people. The prior is over

@@ -363,16 +363,7 @@ Result<LinkChange> LinkManager::AcceptReview(const std::string& task_id, const s
                             std::string(fhir::StringMember(task.doc, "status")) +
                             ", not requested");
   }
-  const Json* focus = fhir::Member(task.doc, "focus");
-  std::string a_ref = focus ? std::string(fhir::StringMember(*focus, "reference")) : "";
-  std::string b_ref;
-  if (const Json* inputs = fhir::Member(task.doc, "input"); inputs && inputs->IsArray()) {
-    for (const Json& in : inputs->GetArray()) {
-      if (const Json* v = fhir::Member(in, "valueReference")) {
-        b_ref = std::string(fhir::StringMember(*v, "reference"));
-      }
-    }
-  }
+  auto [a_ref, b_ref] = ReviewTaskPair(task.doc);
   RETURN_IF_ERROR(CheckRef(a_ref, "Patient"));
   RETURN_IF_ERROR(CheckRef(b_ref, "Patient"));
   ASSIGN_OR_RETURN(std::string pa, PersonOf(a_ref));

@@ -221,6 +221,19 @@ Result<interaction::Response> MatchService::Match(const interaction::RequestCont
   return r;
 }
 
+Result<std::string> MatchService::HumanDecision(const std::string& a, const std::string& b) {
+  interaction::RequestContext ctx;
+  auto stored = interactions_.Read(ctx, "Task", ReviewTaskId(a, b), {});
+  if (!stored.ok()) {
+    const StatusCode code = stored.status().code();
+    if (code == StatusCode::kNotFound || code == StatusCode::kGone) return std::string();
+    return stored.status();
+  }
+  ASSIGN_OR_RETURN(JsonDoc task, fhir::ParseJson(stored->body));
+  std::string status(fhir::StringMember(task, "status"));
+  return status == "requested" || status == "cancelled" ? std::string() : status;
+}
+
 // A linked record whose new demographics no longer match any other record
 // of its Person even at the review bar moves out to a Person of its own, with
 // a review Task for a human (splitting is the safe direction: a false link is
@@ -279,6 +292,8 @@ Result<std::optional<std::string>> MatchService::Reevaluate(const Json& patient,
   out.push_back(R"({"fullUrl":"urn:uuid:)" + StableUuid("Person/" + fresh) + R"(","resource":)" +
                 PersonJson(fresh, {&me}, {Grade::kCertain}, {1.0}) +
                 R"(,"request":{"method":"PUT","url":"Person/)" + fresh + R"("}})");
+  ASSIGN_OR_RETURN(std::string decided, HumanDecision(target, best_ref));
+  if (!decided.empty()) return std::optional<std::string>(fresh);  // a person's answer stands
   const std::string task_id = ReviewTaskId(target, best_ref);
   out.push_back(R"({"fullUrl":"urn:uuid:)" + StableUuid("Task/" + task_id) + R"(","resource":)" +
                 ReviewTaskJson(task_id, target, best_ref, best.probability,
@@ -374,7 +389,20 @@ Result<std::vector<std::string>> MatchService::LinkEntries(const std::string& bu
     }
     me.json = fhir::ToJson(*p);
     const bool trusted = records_.size() >= min_records_to_link_;
-    if (best != nullptr && trusted && best->decision == identity::MatchDecision::kAutoLink) {
+    // A pair a person has already decided is not asked again, and a record
+    // a reviewer said is someone else never joins that record's Person.
+    std::string decided;
+    bool rejected = false;
+    if (best != nullptr && trusted && best->probability >= options_.review_probability) {
+      ASSIGN_OR_RETURN(decided, HumanDecision(target, best_ref));
+      for (const std::string& m : members_of_[person_of_[best_ref]]) {
+        if (rejected) break;
+        ASSIGN_OR_RETURN(std::string d, m == best_ref ? decided : HumanDecision(target, m));
+        rejected = d == "rejected";
+      }
+    }
+    if (best != nullptr && trusted && !rejected &&
+        best->decision == identity::MatchDecision::kAutoLink) {
       // Into the candidate's Person, guarded by its version.
       const std::string person_id = person_of_[best_ref];
       auto at = person_entry.find(person_id);
@@ -432,7 +460,8 @@ Result<std::vector<std::string>> MatchService::LinkEntries(const std::string& bu
     out.push_back(R"({"fullUrl":"urn:uuid:)" + StableUuid("Person/" + person_id) +
                   R"(","resource":)" + person + R"(,"request":{"method":"PUT","url":"Person/)" +
                   person_id + R"("}})");
-    if (best != nullptr && trusted && best->probability >= options_.review_probability) {
+    if (best != nullptr && trusted && decided.empty() &&
+        best->probability >= options_.review_probability) {
       // Uncertain: a human decides.
       const std::string task_id = ReviewTaskId(target, best_ref);
       out.push_back(R"({"fullUrl":"urn:uuid:)" + StableUuid("Task/" + task_id) +

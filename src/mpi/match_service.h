@@ -75,6 +75,9 @@ class MatchService : public ingest::PatientLinker {
 
  private:
   Status CatchUp();
+  // The status of the review Task of the pair (a, b) when a person has
+  // decided it ("rejected": two people; "completed": one), else "".
+  Result<std::string> HumanDecision(const std::string& a, const std::string& b);
   Result<std::optional<std::string>> Reevaluate(const fhir::Json& patient,
                                                 const std::string& target,
                                                 std::vector<std::string>& out);

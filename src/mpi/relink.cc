@@ -109,11 +109,19 @@ Result<RelinkReport> Relink(interaction::Interactions& interactions,
     return Status::Ok();
   }));
   std::map<std::string, std::string> task_status;  // review Task id -> status
+  // Pairs a reviewer rejected ("not the same person"): they stay apart
+  // whatever their scores are now.
+  std::vector<std::pair<std::string, std::string>> rejected;
   RETURN_IF_ERROR(ForEachResource(interactions, "Task",
                           {{"code", std::string(kMpiTaskSystem) + "|review-match"}},
                           [&](const Json& t) -> Status {
+                            std::string status(fhir::StringMember(t, "status"));
+                            if (status == "rejected") {
+                              auto [a, b] = ReviewTaskPair(t);
+                              if (!a.empty() && !b.empty()) rejected.emplace_back(a, b);
+                            }
                             task_status[std::string(fhir::StringMember(t, "id"))] =
-                                std::string(fhir::StringMember(t, "status"));
+                                std::move(status);
                             return Status::Ok();
                           }));
 
@@ -152,8 +160,18 @@ Result<RelinkReport> Relink(interaction::Interactions& interactions,
 
   // 3. Match.
   progress("match", 0, records.size());
-  identity::MatchRun run =
-      identity::MatchRecords(records, std::vector<uint32_t>(records.size(), 0), options.matcher);
+  identity::CannotLink cannot_link;
+  {
+    std::unordered_map<std::string, uint32_t> record_of;
+    for (uint32_t i = 0; i < records.size(); ++i) record_of[records[i].record_id] = i;
+    for (const auto& [a, b] : rejected) {
+      auto ia = record_of.find(a), ib = record_of.find(b);
+      if (ia == record_of.end() || ib == record_of.end()) continue;
+      cannot_link.insert({std::min(ia->second, ib->second), std::max(ia->second, ib->second)});
+    }
+  }
+  identity::MatchRun run = identity::MatchRecords(
+      records, std::vector<uint32_t>(records.size(), 0), options.matcher, cannot_link);
   report.em_iterations = run.em_iterations;
   report.refused_merges = run.clustering.refused_merges;
   progress("match", records.size(), records.size());

@@ -183,7 +183,60 @@ TEST_F(RelinkTest, ReviewTasksExplainTheScoreAndAHumanDecisionIsKept) {
   auto read = interactions_->Read({}, "Task", std::string(fhir::StringMember(t, "id")), {});
   ASSERT_TRUE(read.ok());
   EXPECT_NE(read->body.find("\"status\":\"rejected\""), std::string::npos);
-  EXPECT_EQ(second->written, 0);
+  // The two records now never share a Person (they may have, through a third
+  // record both match), and a further run changes nothing.
+  auto [a, b] = ReviewTaskPair(t);
+  std::map<std::string, std::string> person_of;
+  for (const auto& p : All("Person")) {
+    if (!p["active"].GetBool() || !p.HasMember("link")) continue;
+    for (const Json& l : p["link"].GetArray()) {
+      person_of[std::string(fhir::StringMember(l["target"], "reference"))] =
+          fhir::StringMember(p, "id");
+    }
+  }
+  EXPECT_NE(person_of[a], person_of[b]);
+  auto third = Relink(*interactions_, &registry_, clock_, options);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->written, 0);
+}
+
+// A reviewer's "not the same person" outranks the scores: relink puts the
+// two records in different Persons, and leaves them there.
+TEST_F(RelinkTest, ARejectedPairIsNeverInOnePerson) {
+  Ingest(100, 0.0);
+  ASSERT_TRUE(Relink(*interactions_, &registry_, clock_, RelinkOptions{}).ok());
+  std::string a, b;
+  for (const auto& p : All("Person")) {
+    if (p.HasMember("link") && p["link"].Size() > 1) {
+      a = fhir::StringMember(p["link"][0]["target"], "reference");
+      b = fhir::StringMember(p["link"][1]["target"], "reference");
+      break;
+    }
+  }
+  ASSERT_FALSE(a.empty());
+  const std::string task = ReviewTaskId(a, b);
+  ASSERT_TRUE(interactions_
+                  ->Update({}, "Task", task,
+                           ReviewTaskJson(task, a, b, 0.99, "by hand", "", "rejected"), {})
+                  .ok());
+  auto again = Relink(*interactions_, &registry_, clock_, RelinkOptions{});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  std::map<std::string, std::string> person_of;
+  for (const auto& p : All("Person")) {
+    if (!p["active"].GetBool() || !p.HasMember("link")) continue;
+    for (const Json& l : p["link"].GetArray()) {
+      person_of[std::string(fhir::StringMember(l["target"], "reference"))] =
+          fhir::StringMember(p, "id");
+    }
+  }
+  ASSERT_TRUE(person_of.count(a) && person_of.count(b));
+  EXPECT_NE(person_of[a], person_of[b]);
+  auto read = interactions_->Read({}, "Task", task, {});
+  ASSERT_TRUE(read.ok());
+  EXPECT_NE(read->body.find("\"status\":\"rejected\""), std::string::npos);
+  auto third = Relink(*interactions_, &registry_, clock_, RelinkOptions{});
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->written, 0);
 }
 
 // A person's decision stands: relink does not undo an unlink.

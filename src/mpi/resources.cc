@@ -214,4 +214,19 @@ std::string ReviewTaskJson(const std::string& id, const std::string& a, const st
   return fhir::ToJson(t);
 }
 
+std::pair<std::string, std::string> ReviewTaskPair(const Json& task) {
+  std::pair<std::string, std::string> out;
+  if (const Json* focus = fhir::Member(task, "focus")) {
+    out.first = std::string(fhir::StringMember(*focus, "reference"));
+  }
+  if (const Json* inputs = fhir::Member(task, "input"); inputs && inputs->IsArray()) {
+    for (const Json& in : inputs->GetArray()) {
+      if (const Json* v = fhir::Member(in, "valueReference")) {
+        out.second = std::string(fhir::StringMember(*v, "reference"));
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace lhcr::mpi

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "fhir/json.h"
@@ -51,5 +52,8 @@ std::string ReviewTaskId(const std::string& a, const std::string& b);
 std::string ReviewTaskJson(const std::string& id, const std::string& a, const std::string& b,
                            double probability, const std::string& evidence,
                            const std::string& reason, const std::string& status);
+// The two record references a review Task asks about (focus, candidate);
+// empty strings where the Task lacks one.
+std::pair<std::string, std::string> ReviewTaskPair(const fhir::Json& task);
 
 }  // namespace lhcr::mpi
