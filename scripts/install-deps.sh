@@ -47,4 +47,17 @@ if [[ ! -f "$pkg_dir/package/SearchParameter-Patient-name.json" ]]; then
   tar -xzf "$tmp"/hl7.fhir.r4.examples-4.0.1.tgz -C "$pkg_dir"
   rm -rf "$tmp"
 fi
+# The UCUM unit definitions (prefixes, units with their magnitudes and
+# dimensions), as the ucum-lhc library of the US National Library of Medicine
+# ships them: npm package @lhncbc/ucum-lhc, data/ucumDefs.min.json
+# (terminology/ucum.h parses it; docs/TERMINOLOGY.md).
+ucum_dir=.deps/ucum-lhc
+if [[ ! -f "$ucum_dir/package/data/ucumDefs.min.json" ]]; then
+  echo "install-deps: fetching @lhncbc/ucum-lhc@7.1.9 from the npm registry"
+  mkdir -p "$ucum_dir"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent @lhncbc/ucum-lhc@7.1.9 >/dev/null)
+  tar -xzf "$tmp"/lhncbc-ucum-lhc-7.1.9.tgz -C "$ucum_dir" package/data package/LICENSE.md package/package.json
+  rm -rf "$tmp"
+fi
 echo "install-deps: ok"
