@@ -22,6 +22,24 @@ using interaction::Preconditions;
 using interaction::RequestContext;
 using interaction::Response;
 
+// A GET operation's query parameters as a Parameters resource (each value
+// a valueString; the operation reads value[x] of any primitive type).
+std::string ParametersFromQuery(const search::QueryParams& query) {
+  fhir::JsonDoc doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  doc.AddMember("resourceType", "Parameters", a);
+  fhir::Json list(rapidjson::kArrayType);
+  for (const auto& [k, v] : query) {
+    if (!k.empty() && k[0] == '_') continue;  // _format and the like
+    fhir::Json p(rapidjson::kObjectType);
+    p.AddMember("name", fhir::Json(k.c_str(), a), a);
+    p.AddMember("valueString", fhir::Json(v.c_str(), a), a);
+    list.PushBack(std::move(p), a);
+  }
+  doc.AddMember("parameter", std::move(list), a);
+  return fhir::ToJson(doc);
+}
+
 constexpr const char* kFhirJson = "application/fhir+json; charset=utf-8";
 
 bool ContainsCi(std::string_view hay, std::string_view needle) {
@@ -201,10 +219,14 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
       }
       if (op == nullptr) {
         result = Status::NotFound("operation " + parts[1] + " is not supported on " + type);
-      } else if (m != "POST") {
-        result = Status::Unsupported(type + "/" + parts[1] + " takes POST with Parameters");
-      } else {
+      } else if (m == "POST") {
         result = op->run(ctx, req.body);
+      } else if ((m == "GET" || m == "HEAD") && !op->affects_state) {
+        // R4 3.1.0.12.1 (operations): an operation that does not change
+        // state may be invoked with GET, its parameters in the query.
+        result = op->run(ctx, ParametersFromQuery(*query));
+      } else {
+        result = Status::Unsupported(type + "/" + parts[1] + " takes POST with Parameters");
       }
     } else if (parts.size() == 2 && parts[1] == "_search") {
       if (m == "POST" && !req.body.empty() &&

@@ -18,7 +18,9 @@
 namespace lhcr::api {
 
 // A FHIR operation on a type (`POST /fhir/Patient/$match`): the request's
-// body (a Parameters resource, or empty) in, a Response out.
+// body (a Parameters resource, or empty) in, a Response out. An operation
+// that does not affect state is also served on GET, its query parameters
+// passed as a Parameters body of valueStrings.
 struct FhirOperation {
   std::string type;  // "Patient"
   std::string name;  // "match" (without the '$')
@@ -26,6 +28,7 @@ struct FhirOperation {
   std::function<Result<interaction::Response>(const interaction::RequestContext& ctx,
                                               const std::string& body)>
       run;
+  bool affects_state = true;
 };
 
 struct FhirApiOptions {

@@ -16,6 +16,8 @@
 #include "api/http_server.h"
 #include "api/ingest_api.h"
 #include "api/mpi_api.h"
+#include "api/terminology_api.h"
+#include "app/terminology_setup.h"
 #include "api/mllp_server.h"
 #include "base/ids.h"
 #include "base/time.h"
@@ -48,6 +50,7 @@ struct ServeArgs {
   bool fsync = true;
   std::string mllp;     // empty: no MLLP listener; else HOST:PORT for HL7 v2 feeds
   std::string sources;  // empty: any sender; else a sources.json (docs/SYNTH.md)
+  std::string terminology;  // empty: the shipped subset (app/terminology_setup.h)
 };
 
 Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& s,
@@ -181,6 +184,11 @@ int Serve(const ServeArgs& args) {
     std::cerr << "lhcr serve: --sources: " << registry.status().message() << "\n";
     return 2;
   }
+  auto term = LoadTerminology(args.terminology, *registry ? &**registry : nullptr);
+  if (!term.ok()) {
+    std::cerr << "lhcr serve: " << term.status().message() << "\n";
+    return 2;
+  }
   auto store = OpenStore(args);
   if (!store.ok()) {
     std::cerr << "lhcr serve: " << store.status().ToString() << "\n";
@@ -205,6 +213,12 @@ int Serve(const ServeArgs& args) {
        [&](const interaction::RequestContext& ctx, const std::string& body) {
          return match.Match(ctx, body);
        }});
+  // CodeSystem/$lookup, ValueSet/$validate-code and $expand,
+  // ConceptMap/$translate over the loaded terminology.
+  for (api::FhirOperation& op :
+       api::TerminologyOperations(*term, terminology::Ucum::Embedded())) {
+    ao.operations.push_back(std::move(op));
+  }
   api::FhirApi api(interactions, ao, [&] { return Metrics(server_ptr, **store); });
   // Feeds: HTTP (/ingest, /sources, /quarantine) and MLLP, written through
   // the same interactions.
@@ -420,6 +434,9 @@ int main(int argc, char** argv) {
                 "HOST:PORT to take HL7 v2 feeds on over MLLP (port 0 = any free port)");
   s->add_option("--sources", serve.sources,
                 "Source registry (sources.json, docs/SYNTH.md); unknown MLLP senders get AR");
+  s->add_option("--terminology", serve.terminology,
+                "Terminology folder (fhir/, snomed/ RF2, dmd/ XML; docs/TERMINOLOGY.md); "
+                "default: the shipped subset");
   s->add_option("--io-threads", serve.io_threads, "HTTP I/O threads")->capture_default_str();
   s->add_option("--workers", serve.workers, "Worker threads for writes and searches")
       ->capture_default_str();
