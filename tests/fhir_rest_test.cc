@@ -12,6 +12,8 @@
 #include <set>
 #include <thread>
 
+#include "api/fhir_api.h"
+#include "api/http.h"
 #include "base/time.h"
 #include "fhir/json.h"
 #include "testing/test_server.h"
@@ -168,6 +170,36 @@ std::string PatientWithId(const std::string& id, const std::string& family) {
 }
 
 // ---------------------------------------------------------------- read/vread
+
+// Only GET/HEAD of Type/id and Type/id/_history/vid (and /healthz) run on
+// the I/O threads; everything else may block and goes to the workers.
+TEST(FhirApiTest, OnlyReadsByIdAreCheap) {
+  auto cheap = [](std::string method, std::string target) {
+    api::HttpRequest r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    return api::FhirApi::IsCheap(r);
+  };
+  EXPECT_TRUE(cheap("GET", "/fhir/Patient/p1"));
+  EXPECT_TRUE(cheap("HEAD", "/fhir/Patient/p1"));
+  EXPECT_TRUE(cheap("GET", "/fhir/Patient//p1/"));  // empty segments, as SplitPath
+  EXPECT_TRUE(cheap("GET", "/fhir/Patient/p1/_history/2"));
+  EXPECT_TRUE(cheap("GET", "/healthz"));
+  EXPECT_FALSE(cheap("PUT", "/fhir/Patient/p1"));
+  EXPECT_FALSE(cheap("DELETE", "/fhir/Patient/p1"));
+  EXPECT_FALSE(cheap("GET", "/fhir/Patient/p1?_summary=true"));
+  EXPECT_FALSE(cheap("GET", "/fhir/Patient"));
+  EXPECT_FALSE(cheap("GET", "/fhir/Patient/_history"));
+  EXPECT_FALSE(cheap("GET", "/fhir/Patient/_search"));
+  EXPECT_FALSE(cheap("GET", "/fhir/Patient/p1/_history"));
+  EXPECT_FALSE(cheap("GET", "/fhir/Patient/p1/x/2"));
+  EXPECT_FALSE(cheap("GET", "/fhir/Patient/p1/_history/2/x"));
+  EXPECT_FALSE(cheap("GET", "/fhir/a/b/c/d/e/f"));
+  EXPECT_FALSE(cheap("GET", "/fhir/metadata"));
+  EXPECT_FALSE(cheap("GET", "/fhir"));
+  EXPECT_FALSE(cheap("GET", "/fhirx/Patient/p1"));
+  EXPECT_FALSE(cheap("GET", "/metrics"));
+}
 
 TEST_F(FhirRestTest, CreateThenRead) {
   ClientResponse c = Post("/fhir/Patient", R"({"resourceType":"Patient","gender":"female"})");

@@ -2,6 +2,9 @@
 
 #include <strings.h>
 
+#include <algorithm>
+#include <iterator>
+#include <optional>
 #include <vector>
 
 #include "base/time.h"
@@ -63,9 +66,19 @@ bool FhirApi::IsCheap(const HttpRequest& request) {
   std::string_view path = request.Path();
   if (path == "/healthz") return true;
   if (path.rfind("/fhir/", 0) != 0 || !request.Query().empty()) return false;
-  std::vector<std::string> parts = SplitPath(path.substr(6));
-  // Type/id or Type/id/_history/vid
-  return (parts.size() == 2 && parts[1][0] != '_') || (parts.size() == 4 && parts[2] == "_history");
+  // Type/id or Type/id/_history/vid: the non-empty segments, as SplitPath
+  // gives them, but counted in place (this runs for every request).
+  std::string_view parts[5];
+  size_t n = 0;
+  for (size_t pos = 6; pos < path.size();) {
+    size_t slash = std::min(path.find('/', pos), path.size());
+    if (slash > pos) {
+      if (n == std::size(parts)) return false;
+      parts[n++] = path.substr(pos, slash - pos);
+    }
+    pos = slash + 1;
+  }
+  return (n == 2 && parts[1][0] != '_') || (n == 4 && parts[2] == "_history");
 }
 
 HttpResponse FhirApi::Handle(const HttpRequest& request) {
@@ -119,7 +132,9 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
     ctx.base_url = options_.base_url;
   } else {
     std::string_view host = req.Header("Host");
-    ctx.base_url = "http://" + std::string(host.empty() ? "localhost" : host) + "/fhir";
+    if (host.empty()) host = "localhost";
+    ctx.base_url.reserve(host.size() + 12);
+    ctx.base_url.append("http://").append(host).append("/fhir");
   }
   std::string_view prefer = req.Header("Prefer");
   ctx.strict = ContainsCi(prefer, "handling=strict");
@@ -168,7 +183,9 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
   pre.if_none_exist = std::string(req.Header("If-None-Exist"));
 
   std::vector<std::string> parts = SplitPath(path);
-  Result<Response> result = Status::Unsupported("method " + m + " is not allowed on " + req.target);
+  // Unset when no route below answers: the "not allowed" error is built only
+  // then, not for every request.
+  std::optional<Result<Response>> result;
   const std::string q(req.Query());
 
   if (parts.empty()) {
@@ -191,7 +208,7 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
   } else if (parts[0] == "metadata" && parts.size() == 1) {
     if (m == "GET" || m == "HEAD") {
       result = interactions_.Capabilities(ctx);
-      if (result.ok() && !options_.operations.empty()) DeclareOperations(result->body);
+      if (result->ok() && !options_.operations.empty()) DeclareOperations((*result)->body);
     }
   } else if (parts[0] == "_history" && parts.size() == 1) {
     if (m == "GET" || m == "HEAD") result = interactions_.History(ctx, "", "", *query);
@@ -278,10 +295,12 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
       result = Status::NotFound("no such FHIR endpoint: " + std::string(path));
     }
   }
-  if (!result.ok()) return Error(result.status());
+  if (!result) result = Status::Unsupported("method " + m + " is not allowed on " + req.target);
+  if (!result->ok()) return Error(result->status());
 
-  const Response& res = *result;
+  Response& res = **result;
   HttpResponse out;
+  out.headers.reserve(4);
   switch (res.kind) {
     case Response::Kind::kCreated:
       out.status = 201;
@@ -303,7 +322,7 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
                   ctx.base_url + "/" + res.location);
   }
   if (out.status == 304 || out.status == 204) return out;
-  out.body = res.body;
+  out.body = std::move(res.body);  // a read's stored bytes, not copied again
   if (res.is_resource && (m == "POST" || m == "PUT" || m == "PATCH")) {
     if (ContainsCi(prefer, "return=minimal")) {
       out.body.clear();

@@ -34,6 +34,7 @@ void HttpResponse::SetHeader(std::string name, std::string value) {
 
 std::vector<std::string> SplitPath(std::string_view path) {
   std::vector<std::string> parts;
+  parts.reserve(4);  // most FHIR paths: one allocation, not one per growth
   size_t pos = 0;
   while (pos < path.size()) {
     size_t slash = path.find('/', pos);

@@ -15,6 +15,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <ctime>
 #include <exception>
@@ -66,7 +67,17 @@ bool IContains(std::string_view hay, std::string_view needle) {
 
 std::string_view Sv(beast::string_view s) { return {s.data(), s.size()}; }
 
-bool HasCrLf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+// Not find_first_of("\r\n"): libstdc++ runs a memchr over the set for
+// every character, and this checks every response header.
+bool HasCrLf(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n'; });
+}
+
+void AppendInt(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
 
 std::string_view ReasonPhrase(int status) {
   switch (status) {
@@ -523,7 +534,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::string& out = head_buf_;
     out.clear();
     out += "HTTP/1.1 ";
-    out += std::to_string(status);
+    AppendInt(out, static_cast<uint64_t>(status));
     out += ' ';
     out += ReasonPhrase(status);
     out += "\r\n";
@@ -551,7 +562,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (!head_length.empty()) {
         out += head_length;
       } else {
-        out += std::to_string(response.body.size());
+        AppendInt(out, response.body.size());
       }
       out += "\r\n";
     }

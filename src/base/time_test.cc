@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <ctime>
 #include <thread>
 
 #include "base/ids.h"
@@ -15,6 +16,24 @@ TEST(TimeTest, FormatsInstantAndHttpDate) {
   EXPECT_EQ(FormatInstant(1704164645678), "2024-01-02T03:04:05.678Z");
   EXPECT_EQ(FormatInstant(-1), "1969-12-31T23:59:59.999Z");
   EXPECT_EQ(FormatHttpDate(1704164645678), "Tue, 02 Jan 2024 03:04:05 GMT");
+}
+
+TEST(TimeTest, HttpDateIsFixedWidthImfFixdate) {
+  EXPECT_EQ(FormatHttpDate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_EQ(FormatHttpDate(-1), "Wed, 31 Dec 1969 23:59:59 GMT");
+  EXPECT_EQ(FormatHttpDate(1709208000000), "Thu, 29 Feb 2024 12:00:00 GMT");  // leap day
+  EXPECT_EQ(FormatHttpDate(253402300799999), "Fri, 31 Dec 9999 23:59:59 GMT");
+  EXPECT_EQ(FormatHttpDate(-62135596800000), "Mon, 01 Jan 0001 00:00:00 GMT");
+  // The hand-made digits agree with strftime's across the years.
+  for (Millis t = -2208988800000; t < 4102444800000; t += 7919 * 86400007LL) {
+    time_t secs = static_cast<time_t>(t >= 0 ? t / 1000 : (t - 999) / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char want[64];
+    std::strftime(want, sizeof want, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    ASSERT_EQ(FormatHttpDate(t), want) << t;
+    EXPECT_EQ(ParseHttpDate(want), t - ((t % 1000) + 1000) % 1000) << t;
+  }
 }
 
 TEST(TimeTest, ParsesHttpDate) {

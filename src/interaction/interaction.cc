@@ -25,8 +25,13 @@ using store::ResourceVersion;
 
 std::string Ref(const std::string& type, const std::string& id) { return type + "/" + id; }
 
+// Built in one allocation: every read computes it.
 std::string HistoryLocation(const ResourceVersion& v) {
-  return v.type + "/" + v.id + "/_history/" + std::to_string(v.version);
+  const std::string vid = std::to_string(v.version);
+  std::string out;
+  out.reserve(v.type.size() + v.id.size() + vid.size() + 11);
+  out.append(v.type).append("/").append(v.id).append("/_history/").append(vid);
+  return out;
 }
 
 bool IsValidId(std::string_view id) {
@@ -181,9 +186,18 @@ struct Interactions::Impl {
   }
 
   static Response Stored(const ResourceVersion& v, Response::Kind kind) {
+    return Stored(v, kind, v.json);
+  }
+  // For a version read only to be answered (read, vread): its bytes move
+  // into the response instead of being copied once more per request.
+  static Response Stored(ResourceVersion&& v, Response::Kind kind) {
+    std::string body = std::move(v.json);
+    return Stored(v, kind, std::move(body));
+  }
+  static Response Stored(const ResourceVersion& v, Response::Kind kind, std::string body) {
     Response r;
     r.kind = kind;
-    r.body = v.json;
+    r.body = std::move(body);
     r.version = v.version;
     r.last_updated = v.last_updated;
     r.location = HistoryLocation(v);
@@ -277,7 +291,7 @@ Result<Response> Interactions::Read(const RequestContext& ctx, const std::string
     r.last_updated = v->last_updated;
     return r;
   }
-  return Impl::Stored(*v, Response::Kind::kOk);
+  return Impl::Stored(std::move(*v), Response::Kind::kOk);
 }
 
 Result<Response> Interactions::VRead(const RequestContext& ctx, const std::string& type,
@@ -288,7 +302,7 @@ Result<Response> Interactions::VRead(const RequestContext& ctx, const std::strin
   if (!v) return Status::NotFound(Ref(type, id) + " has no version " + std::to_string(version));
   if (v->deleted)
     return Status::Gone(Ref(type, id) + " version " + std::to_string(version) + " is a deletion");
-  return Impl::Stored(*v, Response::Kind::kOk);
+  return Impl::Stored(std::move(*v), Response::Kind::kOk);
 }
 
 Result<Response> Interactions::Create(const RequestContext& ctx, const std::string& type,

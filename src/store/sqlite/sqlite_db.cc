@@ -61,13 +61,13 @@ Status Db::Exec(std::string_view sql) {
   return Status::Ok();
 }
 
-Result<Stmt> Db::Prepare(const std::string& sql) {
+Result<Stmt> Db::Prepare(std::string_view sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) return Stmt(it->second);
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                               SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-  if (rc != SQLITE_OK) return SqliteError(db_, rc, "prepare " + sql);
+  if (rc != SQLITE_OK) return SqliteError(db_, rc, "prepare " + std::string(sql));
   cache_.emplace(sql, stmt);
   return Stmt(stmt);
 }

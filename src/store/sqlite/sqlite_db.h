@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -63,16 +64,24 @@ class Db {
   ~Db();
 
   Status Exec(std::string_view sql);
-  // Prepares (once) and returns the cached statement for `sql`.
-  Result<Stmt> Prepare(const std::string& sql);
+  // Prepares (once) and returns the cached statement for `sql`. The lookup
+  // takes a view, so a statement written as a literal is found without
+  // building a std::string on every call (reads run this per request).
+  Result<Stmt> Prepare(std::string_view sql);
   int64_t LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
   int Changes() const { return sqlite3_changes(db_); }
   sqlite3* raw() { return db_; }
 
  private:
+  // Transparent, so find() accepts a string_view.
+  struct SqlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+
   explicit Db(sqlite3* db) : db_(db) {}
   sqlite3* db_;
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> cache_;
 };
 
 Status SqliteError(sqlite3* db, int rc, std::string_view what);

@@ -79,7 +79,7 @@ static_assert(std::size(kMigrations) == kSchemaVersion);
 
 // Runs one statement through the connection's statement cache: sqlite3_exec
 // would parse BEGIN and COMMIT again on every read (5% of a read's CPU).
-Status RunCached(Db& db, const std::string& sql) {
+Status RunCached(Db& db, std::string_view sql) {
   ASSIGN_OR_RETURN(Stmt st, db.Prepare(sql));
   return st.Run();
 }
