@@ -125,6 +125,47 @@ TEST_F(IngestE2eTest, OneSourcesFileWithBadLinesIsTakenAndTheBadLinesHeld) {
   EXPECT_NE(out.find("line 2"), std::string::npos) << out;
 }
 
+// Terminology at ingest (docs/TERMINOLOGY.md): the acute trust's lab codes
+// carry the LOINC and SNOMED CT codings of its declared local code map
+// beside the local one, quantities are UCUM coded, and local codes the map
+// lacks (the region's order panel codes) are findings for the source.
+TEST_F(IngestE2eTest, LocalCodesAreTranslatedBesideTheOriginalAndUnitsAreUcum) {
+  ASSERT_EQ(first_code_, 0) << first_;
+  std::string error;
+  auto server = testing::LhcrProcess::Serve({"--data", data_, "--no-fsync"}, &error);
+  ASSERT_NE(server, nullptr) << error;
+  testing::HttpClient http(server->port());
+  // Found by the LOINC code, which the trust never sent.
+  auto hb = http.Get("/fhir/Observation?code=http://loinc.org|718-7&_count=20");
+  ASSERT_EQ(hb.status, 200) << hb.body;
+  auto d = fhir::ParseJson(hb.body);
+  ASSERT_TRUE(d.ok());
+  ASSERT_GT((*d)["total"].GetInt64(), 0) << hb.body;
+  for (const fhir::Json& e : (*d)["entry"].GetArray()) {
+    const fhir::Json& ob = e["resource"];
+    const fhir::Json& codings = ob["code"]["coding"];
+    ASSERT_EQ(codings.Size(), 3u) << fhir::ToJson(ob);
+    EXPECT_EQ(std::string(codings[0]["code"].GetString()), "HB");  // the original, first
+    EXPECT_EQ(std::string(codings[1]["system"].GetString()), "http://loinc.org");
+    EXPECT_EQ(std::string(codings[2]["system"].GetString()), "http://snomed.info/sct");
+    EXPECT_EQ(std::string(codings[2]["code"].GetString()), "1022431000000105");
+    EXPECT_EQ(std::string(ob["valueQuantity"]["system"].GetString()),
+              "http://unitsofmeasure.org");
+    EXPECT_EQ(std::string(ob["valueQuantity"]["code"].GetString()), "g/L");
+  }
+  // By SNOMED CT too (the HbA1c observable entity).
+  auto hba1c = http.Get("/fhir/Observation?code=http://snomed.info/sct|999791000000106&_summary=count");
+  auto h = fhir::ParseJson(hba1c.body);
+  ASSERT_TRUE(h.ok()) << hba1c.body;
+  EXPECT_GT((*h)["total"].GetInt64(), 0) << hba1c.body;
+  auto quality = http.Get("/sources/acute-r9a/quality");
+  ASSERT_EQ(quality.status, 200);
+  EXPECT_NE(quality.body.find("\"code\":\"unmapped-code\""), std::string::npos) << quality.body;
+  // The GP feeds declare no map: nothing unmapped there.
+  auto gp = http.Get("/sources/gp-y90001/quality");
+  EXPECT_EQ(gp.body.find("has no mapping"), std::string::npos) << gp.body;
+}
+
 TEST_F(IngestE2eTest, ServeShowsSourcesQualityAndTakesFeedsOverHttp) {
   ASSERT_EQ(first_code_, 0) << first_;
   std::string error;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "app/progress.h"
+#include "app/terminology_setup.h"
 #include "ingest/ingestor.h"
 #include "ingest/journal.h"
 #include "mpi/match_service.h"
@@ -86,6 +87,16 @@ Result<ingest::SourceRegistry> PrepareIngest(const IngestArgs& args) {
     // Keep the region's registry with the data: serve and later ingests use it.
     fs::copy_file(region_sources, in_data, fs::copy_options::overwrite_existing, ec);
     if (ec) return Status::Unavailable("cannot copy " + region_sources + ": " + ec.message());
+    // With the local code maps it names (relative paths, as in the region).
+    for (const ingest::Source& s : r.sources()) {
+      if (s.local_code_map.empty() || fs::path(s.local_code_map).is_absolute()) continue;
+      fs::path from = fs::path(args.paths[0]) / s.local_code_map;
+      fs::path to = fs::path(args.data) / s.local_code_map;
+      if (!fs::exists(from, ec)) continue;
+      fs::create_directories(to.parent_path(), ec);
+      fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+      if (ec) return Status::Unavailable("cannot copy " + from.string() + ": " + ec.message());
+    }
   }
   return r;
 }
@@ -101,6 +112,14 @@ int RunIngest(const IngestArgs& args, const ingest::SourceRegistry& registry,
   // The MPI links each new Patient to a Person in its ingest transaction.
   mpi::MatchService linker(interactions, identity::MatcherOptions{}, &registry);
   if (args.link) ingestor.SetLinker(&linker);
+  // Local codes translated and units made UCUM as items are written.
+  auto term = LoadTerminology(args.terminology, &registry);
+  if (!term.ok()) {
+    std::cerr << "lhcr ingest: " << term.status().message() << "\n";
+    return 2;
+  }
+  auto ucum = terminology::Ucum::Embedded();
+  if (args.translate) ingestor.SetTerminology(term->get(), ucum.get());
   const auto start = std::chrono::steady_clock::now();
   ingest::BatchReport total;
   bool store_failed = false;

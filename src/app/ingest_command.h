@@ -32,6 +32,8 @@ struct IngestArgs {
   bool fsync = true;
   bool replay = false;
   bool link = true;  // match each new Patient to a Person at ingest (the MPI)
+  std::string terminology;  // --terminology DIR; empty: the shipped subset
+  bool translate = true;    // translate codes and units at ingest (docs/TERMINOLOGY.md)
 };
 
 // Checks the arguments and prepares the registry (copying a region's

@@ -224,6 +224,7 @@ int Serve(const ServeArgs& args) {
   // the same interactions.
   ingest::Ingestor ingestor(interactions, *registry ? &**registry : nullptr, journal->get());
   ingestor.SetLinker(&match);  // each new Patient linked to a Person as it is written
+  ingestor.SetTerminology(term->get(), terminology::Ucum::Embedded().get());
   api::IngestApi ingest_api(ingestor);
   mpi::LinkManager link_manager(interactions, *registry ? &**registry : nullptr);
   api::MpiApi mpi_api(link_manager);
@@ -499,6 +500,10 @@ int main(int argc, char** argv) {
   ing->add_flag("--replay", ingest_args.replay, "Replay every held quarantined item");
   ing->add_flag("!--no-link", ingest_args.link,
                 "Do not link Patients to Persons at ingest (run lhcr mpi relink later)");
+  ing->add_option("--terminology", ingest_args.terminology,
+                  "Terminology folder (docs/TERMINOLOGY.md); default: the shipped subset");
+  ing->add_flag("!--no-translate", ingest_args.translate,
+                "Write items as mapped: no code translation, no UCUM units");
   ing->add_option("paths", ingest_args.paths, "REGION_DIR, or FILE... with --source");
   CLI11_PARSE(app, argc, argv);
   if (ing->parsed()) return lhcr::Ingest(ingest_args);

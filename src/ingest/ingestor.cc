@@ -16,6 +16,7 @@
 #include "hl7v2/message.h"
 #include "ingest/fhir_source.h"
 #include "ingest/merge.h"
+#include "terminology/translate.h"
 
 namespace lhcr::ingest {
 
@@ -184,7 +185,23 @@ Result<std::optional<std::string>> Ingestor::CurrentResource(const std::string& 
 }
 
 Status Ingestor::WriteBundle(const std::string& source_id, const std::string& lock_key,
-                             const std::string& bundle_json, ItemOutcome& out) {
+                             const std::string& mapped_json, ItemOutcome& out) {
+  // Terminology first: the stale check then compares translated with
+  // translated (what was stored), so a resend stays a resend.
+  std::string translated;
+  if (terminology_ != nullptr && ucum_ != nullptr) {
+    const Source* source = registry_ != nullptr ? registry_->FindById(source_id) : nullptr;
+    ASSIGN_OR_RETURN(terminology::BundleTranslation t,
+                     terminology::TranslateBundle(*terminology_, *ucum_,
+                                                  source != nullptr ? ConceptMapsOf(*source)
+                                                                    : std::vector<std::string>{},
+                                                  mapped_json));
+    for (terminology::TranslationFinding& f : t.findings) {
+      out.findings.push_back({std::move(f.location), std::move(f.code), std::move(f.message)});
+    }
+    if (t.changed) translated = std::move(t.bundle_json);
+  }
+  const std::string& bundle_json = translated.empty() ? mapped_json : translated;
   hl7v2::CurrentResourceLookup lookup = [this](const std::string& type, const std::string& query) {
     return CurrentResource(type, query);
   };

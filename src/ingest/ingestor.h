@@ -42,6 +42,8 @@
 #include "ingest/linker.h"
 #include "ingest/source_registry.h"
 #include "interaction/interaction.h"
+#include "terminology/terminology.h"
+#include "terminology/ucum.h"
 
 namespace lhcr::ingest {
 
@@ -116,6 +118,17 @@ class Ingestor {
   // no linking at ingest (`lhcr mpi relink` links afterwards).
   void SetLinker(PatientLinker* linker) { linker_ = linker; }
 
+  // Translates each item before it is written (terminology/translate.h):
+  // the standard codings of the source's concept maps (ConceptMapsOf) are
+  // added beside its local codes, quantities get UCUM canonical units, and
+  // an unmapped local code is an "unmapped-code" finding for the source.
+  // Borrowed; set before ingest starts. Null: items are written as mapped.
+  void SetTerminology(const terminology::Terminology* terminology,
+                      const terminology::Ucum* ucum) {
+    terminology_ = terminology;
+    ucum_ = ucum;
+  }
+
   const SourceRegistry* registry() const { return registry_; }
   IngestJournal* journal() const { return journal_; }
 
@@ -151,6 +164,8 @@ class Ingestor {
   Clock& clock_;
   IdGenerator& ids_;
   PatientLinker* linker_ = nullptr;
+  const terminology::Terminology* terminology_ = nullptr;
+  const terminology::Ucum* ucum_ = nullptr;
   std::array<std::mutex, 64> stripes_;  // per-patient serialisation
 };
 

@@ -1,5 +1,6 @@
 #include "ingest/source_registry.h"
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -77,6 +78,13 @@ Result<SourceRegistry> ParseSourceRegistry(std::string_view json) {
             std::string(it->value.GetString(), it->value.GetStringLength()));
       }
     }
+    if (const fhir::Json* m = fhir::Member(o, "concept_maps"); m != nullptr && m->IsArray()) {
+      for (const fhir::Json& u : m->GetArray()) {
+        if (!u.IsString()) return Status::Incorrect(where + ": concept_maps holds a non-string");
+        s.concept_maps.emplace_back(fhir::AsView(u));
+      }
+    }
+    s.local_code_map = Str(o, "local_code_map");
     if (const fhir::Json* c = fhir::Member(o, "csv"); c != nullptr) {
       auto mapping = csv::ParseCsvMapping(fhir::ToJson(*c));
       if (!mapping.ok()) {
@@ -99,7 +107,32 @@ Result<SourceRegistry> LoadSourceRegistry(const std::string& path) {
   if (!registry.ok()) {
     return Status(registry.status().code(), path + ": " + registry.status().message());
   }
-  return registry;
+  // Local code maps are read now, relative to the registry's folder.
+  std::vector<Source> sources = registry->sources();
+  for (Source& s : sources) {
+    if (s.local_code_map.empty()) continue;
+    std::filesystem::path map(s.local_code_map);
+    if (map.is_relative()) map = std::filesystem::path(path).parent_path() / map;
+    std::ifstream m(map, std::ios::binary);
+    if (!m) continue;  // not there: the source has no local map
+    std::ostringstream csv;
+    csv << m.rdbuf();
+    s.local_code_map_csv = csv.str();
+  }
+  return SourceRegistry(std::move(sources));
+}
+
+std::string LocalCodeMapUrl(const Source& source) {
+  return "https://fhir.example.nhs.uk/" + (source.ods_code.empty() ? source.id : source.ods_code) +
+         "/ConceptMap/local-codes";
+}
+
+std::vector<std::string> ConceptMapsOf(const Source& source) {
+  std::vector<std::string> maps = source.concept_maps;
+  if (!source.local_code_map_csv.empty() && !source.local_code_systems.empty()) {
+    maps.push_back(LocalCodeMapUrl(source));
+  }
+  return maps;
 }
 
 hl7v2::SourceInfo ToHl7SourceInfo(const Source& source) {

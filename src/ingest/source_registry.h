@@ -35,6 +35,17 @@ struct Source {
   std::string hl7_version;
   // HL7 coding system name (OBX-3.3, "99R9AL") -> code system URI.
   std::map<std::string, std::string> local_code_systems;
+  // Concept maps (canonical URLs of loaded ConceptMaps, sources.json
+  // "concept_maps") whose source systems are this source's local codes: at
+  // ingest their targets are added beside those codes (docs/TERMINOLOGY.md).
+  std::vector<std::string> concept_maps;
+  // The source's local code map file ("local_code_map": CSV
+  // local_code,display,unit,loinc,snomed), as written (relative to the
+  // registry's folder), and its text once LoadSourceRegistry has read it
+  // (empty when the file is not there). It becomes the ConceptMap
+  // LocalCodeMapUrl(source) from the first of local_code_systems.
+  std::string local_code_map;
+  std::string local_code_map_csv;
   // CSV sources: the column mapping (the "csv" member); absent otherwise.
   std::optional<csv::CsvMapping> csv;
   bool operator==(const Source&) const = default;
@@ -72,6 +83,14 @@ Result<SourceRegistry> LoadSourceRegistry(const std::string& path);
 // uses for FHIR sources); the lab code system is the first of
 // local_code_systems; every other system is left to SourceInfo's defaults.
 hl7v2::SourceInfo ToHl7SourceInfo(const Source& source);
+
+// The ConceptMap a source's local code map becomes:
+// "https://fhir.example.nhs.uk/<ODS>/ConceptMap/local-codes" (the pattern of
+// the sources' identifier systems), else ".../<id>/..." without an ODS code.
+std::string LocalCodeMapUrl(const Source& source);
+// Every concept map that applies to the source's codes: concept_maps, then
+// LocalCodeMapUrl when it has a local code map with local_code_systems.
+std::vector<std::string> ConceptMapsOf(const Source& source);
 
 // How csv::MapCsvToFhir names this source's systems: source_id and ods_code
 // as registered; the patient id system is record_id_system when set; the

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "testing/test_server.h"
@@ -23,7 +24,8 @@ constexpr const char* kRegistry = R"({
      "hl7v2": {"version": "2.4", "record_id": "PID-3 MR", "nhs_number": "PID-3 NH",
                "segment_terminator": "\r"},
      "local_code_systems": {"99R9AL": "https://fhir.example.nhs.uk/RXX/CodeSystem/lab"},
-     "local_code_map": "acute-rxx/local-codes.csv"},
+     "local_code_map": "acute-rxx/local-codes.csv",
+     "concept_maps": ["https://example.org/ConceptMap/rxx-extra"]},
     {"id": "la-x99", "name": "Northshire City Council Adult Social Care", "kind": "social-care",
      "ods_code": "X99", "format": "csv", "identity_trust": 0.6,
      "files": ["social-care/X99/extract.csv"],
@@ -45,6 +47,9 @@ TEST(SourceRegistryTest, LoadsTheSynthFormatFromAFile) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/sources.json";
   std::ofstream(path) << kRegistry;
+  std::filesystem::create_directories(dir.path() + "/acute-rxx");
+  const std::string map_csv = "local_code,display,unit,loinc,snomed\nHB,Haemoglobin,g/L,718-7,\n";
+  std::ofstream(dir.path() + "/acute-rxx/local-codes.csv") << map_csv;
   auto registry = LoadSourceRegistry(path);
   ASSERT_TRUE(registry.ok()) << registry.status().ToString();
   ASSERT_EQ(registry->sources().size(), 3u);
@@ -59,7 +64,15 @@ TEST(SourceRegistryTest, LoadsTheSynthFormatFromAFile) {
   acute.files = {"acute-rxx/adt.hl7", "acute-rxx/oru.hl7"};
   acute.hl7_version = "2.4";
   acute.local_code_systems = {{"99R9AL", "https://fhir.example.nhs.uk/RXX/CodeSystem/lab"}};
+  // The local code map is read relative to the registry's folder.
+  acute.local_code_map = "acute-rxx/local-codes.csv";
+  acute.local_code_map_csv = map_csv;
+  acute.concept_maps = {"https://example.org/ConceptMap/rxx-extra"};
   EXPECT_EQ(registry->sources()[1], acute);
+  EXPECT_EQ(ConceptMapsOf(acute),
+            (std::vector<std::string>{"https://example.org/ConceptMap/rxx-extra",
+                                      "https://fhir.example.nhs.uk/RXX/ConceptMap/local-codes"}));
+  EXPECT_TRUE(ConceptMapsOf(registry->sources()[0]).empty());
   EXPECT_EQ(registry->sources()[0].record_id_system,
             "https://fhir.example.nhs.uk/A81001/Id/patient");
 
