@@ -598,6 +598,43 @@ std::vector<IndexRow> ExtractIndexRows(const Json& resource, const SearchParamRe
   std::string_view type = Str(resource, "resourceType");
   if (type.empty()) return rows;
   std::vector<PathValue> scratch;
+  const std::vector<BoundSearchParam>& bound = registry.BoundForType(type);
+  std::vector<IndexRow> narrowed;  // rows of parameters narrowed by another
+  for (const BoundSearchParam& b : bound) {
+    const SearchParam& p = *b.param;
+    if (p.type == SearchParamType::kComposite || p.type == SearchParamType::kSpecial) continue;
+    if (p.code == "_id" || p.code == "_lastUpdated" || !b.stored) continue;
+    ExtractInto(resource, type, p, *b.paths, b.key, &scratch,
+                b.narrowed_by >= 0 ? &narrowed : &rows);
+  }
+  // A narrowed parameter's reference row to its type is left out when the
+  // parameter it is narrowed by has the same row: a search reads it there.
+  for (IndexRow& r : narrowed) {
+    bool held = false;
+    if (r.type == IndexType::kReference) {
+      const BoundSearchParam* b = registry.Bound(type, std::string_view(r.param).substr(type.size() + 1));
+      if (b != nullptr && b->narrowed_by >= 0 && r.s1 == b->narrowed_type) {
+        const std::string& by = bound[b->narrowed_by].key;
+        for (const IndexRow& o : rows) {
+          if (o.type == IndexType::kReference && o.param == by && o.s1 == r.s1 && o.s2 == r.s2) {
+            held = true;
+            break;
+          }
+        }
+      }
+    }
+    if (!held) rows.push_back(std::move(r));
+  }
+  SortUnique(&rows);
+  return rows;
+}
+
+std::vector<IndexRow> ExtractIndexRowsAnyLayout(const Json& resource,
+                                                const SearchParamRegistry& registry) {
+  std::vector<IndexRow> rows;
+  std::string_view type = Str(resource, "resourceType");
+  if (type.empty()) return rows;
+  std::vector<PathValue> scratch;
   for (const BoundSearchParam& b : registry.BoundForType(type)) {
     const SearchParam& p = *b.param;
     if (p.type == SearchParamType::kComposite || p.type == SearchParamType::kSpecial) continue;

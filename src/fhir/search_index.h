@@ -64,10 +64,20 @@ std::string NormaliseString(std::string_view text);
 
 // The rows of every search parameter that applies to `resource` (typed by
 // its resourceType), except _id, _lastUpdated, composite and special ones,
-// sorted and without duplicates. Empty when the resource has no known
+// sorted and without duplicates; a row that another parameter's rows stand
+// for is written once (BoundSearchParam in search_param.h: a search reads a
+// parameter's rows from its IndexSources). Empty when the resource has no known
 // resourceType. Malformed values are skipped, never an error.
 std::vector<store::IndexRow> ExtractIndexRows(const Json& resource,
                                               const SearchParamRegistry& registry);
+
+// Every parameter's rows in full, including those ExtractIndexRows leaves to
+// another parameter's rows (BoundSearchParam): what a store written before
+// rows were shared may hold for `resource`. Replacing or deleting a stored
+// version removes these, so such a store sheds its extra rows as it changes;
+// removing a row that is not there costs a lookup and nothing else.
+std::vector<store::IndexRow> ExtractIndexRowsAnyLayout(const Json& resource,
+                                                       const SearchParamRegistry& registry);
 
 // The rows of one parameter `param` of `resource` (any type but composite and
 // special, which yield none), sorted and without duplicates. Used for _sort

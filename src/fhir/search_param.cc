@@ -183,6 +183,126 @@ FhirPathOptions OptionsFor(const std::vector<std::string>& targets) {
   return o;
 }
 
+// Whether rows of `p` are index rows at all (composite and special
+// parameters have none; _id and _lastUpdated the store keeps natively).
+bool HasIndexRows(const SearchParam& p) {
+  return p.type != SearchParamType::kComposite && p.type != SearchParamType::kSpecial &&
+         p.code != "_id" && p.code != "_lastUpdated";
+}
+
+// What one branch yields rows for: its text and, when it calls resolve(), the
+// type resolve() assumes for a reference it cannot type (the only target).
+std::string BranchIdentity(const SearchParam& p, const FhirPath& branch) {
+  std::string_view text = branch.expression();
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  std::string id(text);
+  if (id.find("resolve(") != std::string::npos) {
+    id += '\x1f';
+    if (p.targets.size() == 1) id += p.targets[0];
+  }
+  return id;
+}
+
+// "E.where(resolve() is T)" -> E and T; false for anything else.
+bool SplitWhereResolveIs(std::string_view text, std::string_view* e, std::string_view* t) {
+  constexpr std::string_view kWhere = ".where(resolve() is ";
+  size_t w = text.rfind(kWhere);
+  if (w == std::string_view::npos || w == 0 || text.back() != ')') return false;
+  std::string_view type = text.substr(w + kWhere.size());
+  type.remove_suffix(1);
+  if (type.empty() || type[0] < 'A' || type[0] > 'Z') return false;
+  for (char c : type) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) return false;
+  }
+  *e = text.substr(0, w);
+  *t = type;
+  return true;
+}
+
+// Decides, for the parameters of one resource type, which write rows and
+// where a search reads each one's rows (see BoundSearchParam).
+void PlanIndexRows(std::vector<BoundSearchParam>& bound) {
+  const size_t n = bound.size();
+  std::vector<std::vector<std::string>> branches(n);  // sorted, unique
+  std::vector<size_t> order;
+  for (size_t i = 0; i < n; ++i) {
+    const BoundSearchParam& b = bound[i];
+    if (!HasIndexRows(*b.param) || b.paths->empty()) continue;
+    for (const FhirPath& f : *b.paths) branches[i].push_back(BranchIdentity(*b.param, f));
+    std::sort(branches[i].begin(), branches[i].end());
+    branches[i].erase(std::unique(branches[i].begin(), branches[i].end()), branches[i].end());
+    order.push_back(i);
+  }
+  // Fewest branches first (then by code, as `bound` is ordered): a parameter
+  // can only be covered by ones that come before it.
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return branches[a].size() < branches[b].size(); });
+  std::vector<size_t> stored;
+  std::vector<std::vector<size_t>> covered_by(n);
+  for (size_t i : order) {
+    std::vector<std::string> covered;
+    std::vector<size_t> from;
+    for (size_t q : stored) {
+      if (bound[q].param->type != bound[i].param->type) continue;
+      if (!std::includes(branches[i].begin(), branches[i].end(), branches[q].begin(),
+                         branches[q].end())) {
+        continue;
+      }
+      covered.insert(covered.end(), branches[q].begin(), branches[q].end());
+      from.push_back(q);
+    }
+    std::sort(covered.begin(), covered.end());
+    covered.erase(std::unique(covered.begin(), covered.end()), covered.end());
+    if (!from.empty() && covered == branches[i]) {
+      bound[i].stored = false;
+      covered_by[i] = std::move(from);
+    } else {
+      stored.push_back(i);
+    }
+  }
+  // patient (subject.where(resolve() is Patient)) beside subject. A row
+  // whose target type comes from elsewhere (an absolute URL, Reference.type,
+  // an identifier) stays under the narrowed parameter's own key.
+  for (size_t i : stored) {
+    BoundSearchParam& b = bound[i];
+    b.sources = {IndexSource{b.key, ""}};
+    if (b.param->type != SearchParamType::kReference || b.paths->size() != 1) continue;
+    std::string_view e, t;
+    if (!SplitWhereResolveIs((*b.paths)[0].expression(), &e, &t)) continue;
+    // Every reference row to T that E yields must be one the where() keeps:
+    // resolve() types such a reference by its own text ("T/id") or by the
+    // resourceType it contains, except on an Extension, which E must not
+    // reach (ExtractIndexRows reads an extension's value; resolve() does not).
+    if (std::find(b.param->targets.begin(), b.param->targets.end(), t) == b.param->targets.end()) {
+      continue;
+    }
+    if (e.find("resolve(") != std::string_view::npos || e.find("extension") != std::string_view::npos) {
+      continue;
+    }
+    for (size_t q : stored) {
+      if (q == i || bound[q].param->type != SearchParamType::kReference) continue;
+      if (branches[q].size() != 1 || branches[q][0] != e) continue;
+      b.narrowed_by = static_cast<int>(q);
+      b.narrowed_type = std::string(t);
+      b.sources.push_back(IndexSource{bound[q].key, b.narrowed_type});
+      break;
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (bound[i].stored) continue;
+    for (size_t q : covered_by[i]) {
+      for (const IndexSource& s : bound[q].sources) {
+        bool seen = false;
+        for (const IndexSource& have : bound[i].sources) {
+          seen = seen || (have.key == s.key && have.target_type == s.target_type);
+        }
+        if (!seen) bound[i].sources.push_back(s);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::string_view SearchParamTypeName(SearchParamType type) {
@@ -340,8 +460,15 @@ Status SearchParamRegistry::Link() {
     auto& bound = bound_by_type_[std::string(type)];
     for (const auto& [code, p] : codes) {
       list.push_back(p);
-      bound.push_back(BoundSearchParam{p, &p->PathsFor(type), std::string(type) + "." + p->code});
+      BoundSearchParam b;
+      b.param = p;
+      b.paths = &p->PathsFor(type);
+      b.key = std::string(type) + "." + p->code;
+      bound.push_back(std::move(b));
     }
+    PlanIndexRows(bound);
+    auto& index = bound_index_[std::string(type)];
+    for (const BoundSearchParam& b : bound) index.emplace(b.param->code, &b);
   }
   return Status::Ok();
 }
@@ -371,6 +498,14 @@ const std::vector<BoundSearchParam>& SearchParamRegistry::BoundForType(
   static const std::vector<BoundSearchParam> kNone;
   auto it = bound_by_type_.find(resource_type);
   return it == bound_by_type_.end() ? kNone : it->second;
+}
+
+const BoundSearchParam* SearchParamRegistry::Bound(std::string_view resource_type,
+                                                   std::string_view code) const {
+  auto t = bound_index_.find(resource_type);
+  if (t == bound_index_.end()) return nullptr;
+  auto c = t->second.find(code);
+  return c == t->second.end() ? nullptr : c->second;
 }
 
 bool SearchParamRegistry::IsResourceType(std::string_view type) const {

@@ -73,13 +73,37 @@ struct SearchParam {
   std::map<std::string, std::vector<FhirPath>, std::less<>> paths_by_base;
 };
 
+// Where a search finds the index rows of a parameter: under `key`, and, when
+// `target_type` is set, only the reference rows that point at that type.
+struct IndexSource {
+  std::string key;
+  std::string target_type;
+};
+
 // A parameter bound to one resource type: the branches of its expression for
 // that type and its index key "<ResourceType>.<code>". Precomputed so index
 // extraction does no per-parameter lookups.
+//
+// Rows are written once per distinct expression (docs/BENCHMARKS.md, ingest:
+// a quarter of an Observation's rows were copies):
+//  - a parameter whose branches are all branches of other parameters of the
+//    same type keeps no rows of its own (`stored` false): combo-code is
+//    Observation.code | Observation.component.code, so its rows are those of
+//    code and component-code;
+//  - a reference parameter `E.where(resolve() is T)` whose only target is T,
+//    beside a stored reference parameter whose expression is E (patient
+//    beside subject), does not write the rows to type T that the other's rows
+//    already hold (`narrowed_by` names that parameter in BoundForType).
+// `sources` lists where a search reads the parameter's rows; their union is
+// exactly the rows ExtractParam gives.
 struct BoundSearchParam {
   const SearchParam* param = nullptr;
   const std::vector<FhirPath>* paths = nullptr;  // == &param->PathsFor(type)
   std::string key;
+  bool stored = true;
+  int narrowed_by = -1;
+  std::string narrowed_type;
+  std::vector<IndexSource> sources;
 };
 
 class SearchParamRegistry {
@@ -105,6 +129,8 @@ class SearchParamRegistry {
   const std::vector<const SearchParam*>& ForType(std::string_view resource_type) const;
   // ForType(resource_type) bound to that type, in the same order.
   const std::vector<BoundSearchParam>& BoundForType(std::string_view resource_type) const;
+  // The parameter `code` of `resource_type` bound to it; null when unknown.
+  const BoundSearchParam* Bound(std::string_view resource_type, std::string_view code) const;
   // Whether `type` names a concrete R4 resource type ("Patient"; not
   // "DomainResource").
   bool IsResourceType(std::string_view type) const;
@@ -124,6 +150,9 @@ class SearchParamRegistry {
       by_type_code_;
   std::map<std::string, std::vector<const SearchParam*>, std::less<>> by_type_;
   std::map<std::string, std::vector<BoundSearchParam>, std::less<>> bound_by_type_;
+  // Per type, code -> its entry in bound_by_type_ (which no longer changes).
+  std::map<std::string, std::map<std::string, const BoundSearchParam*, std::less<>>, std::less<>>
+      bound_index_;
 };
 
 }  // namespace lhcr::fhir

@@ -130,12 +130,14 @@ struct Interactions::Impl {
     return p;
   }
 
-  // The index rows of a stored version (to remove them when it is replaced).
+  // The index rows of a stored version (to remove them when it is replaced):
+  // every row it may have been stored with, by this lhcr or one that wrote
+  // each parameter's rows in full.
   std::vector<IndexRow> RowsOf(const ResourceVersion& v) {
     if (v.deleted || v.json.empty()) return {};
     auto doc = fhir::ParseJson(v.json);
     if (!doc.ok()) return {};
-    return fhir::ExtractIndexRows(*doc, *params);
+    return fhir::ExtractIndexRowsAnyLayout(*doc, *params);
   }
 
   // Stores `p` as the next version of type/id inside `txn`. `current` is
@@ -677,10 +679,10 @@ Result<Response> Interactions::SearchPage(const RequestContext& ctx, const std::
       for (const auto& v : frontier) {
         store::IndexQuery q;
         q.type = store::IndexType::kReference;
-        q.param = inc.source_type + "." + inc.param;
         q.s1 = v.type;
         q.s2 = v.id;
-        ASSIGN_OR_RETURN(store::RidSet rs, view->Match(q, nullptr));
+        ASSIGN_OR_RETURN(store::RidSet rs, search::MatchParamRows(inc.source_type, inc.param, "",
+                                                                  q, *view, *params_, nullptr));
         ASSIGN_OR_RETURN(auto refs, view->Fetch(rs, std::nullopt));
         for (auto& r : refs) {
           if (seen.insert(Ref(r.type, r.id)).second) added.push_back(std::move(r));

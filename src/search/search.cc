@@ -412,6 +412,47 @@ bool RowMatches(const store::IndexRow& r, const IndexQuery& q) {
 
 }  // namespace
 
+Result<RidSet> MatchParamRows(const std::string& type, std::string_view code,
+                              std::string_view suffix, IndexQuery q, store::StoreView& view,
+                              const fhir::SearchParamRegistry& registry, const RidSet* within) {
+  const fhir::BoundSearchParam* b = registry.Bound(type, code);
+  if (b == nullptr || (b->stored && b->sources.size() == 1)) {
+    q.param = Key(type, code);
+    q.param += suffix;
+    return view.Match(q, within);
+  }
+  // The union over the sources; "missing" is what is left of "present".
+  const bool missing = q.op == Op::kMissing;
+  if (missing || q.op == Op::kPresent) q.op = Op::kPresent;
+  RidSet out;
+  for (const fhir::IndexSource& src : b->sources) {
+    IndexQuery sq = q;
+    sq.param = src.key;
+    sq.param += suffix;
+    if (!src.target_type.empty()) {
+      // Only the reference rows to one type stand for this parameter's rows
+      // (the :identifier rows are its own).
+      if (!suffix.empty() || sq.type != IndexType::kReference) continue;
+      if (sq.s1 && *sq.s1 != src.target_type) continue;
+      sq.s1 = src.target_type;
+      if (sq.op == Op::kPresent) {
+        sq.op = Op::kEq;
+        sq.s2.reset();
+      }
+    }
+    ASSIGN_OR_RETURN(RidSet m, view.Match(sq, within));
+    out = Union(out, m);
+  }
+  if (!missing) return out;
+  RidSet all;
+  if (within != nullptr) {
+    all = *within;
+  } else {
+    ASSIGN_OR_RETURN(all, view.AllOfType(type));
+  }
+  return Minus(all, out);
+}
+
 std::vector<std::string> SplitEscaped(std::string_view value, char sep) {
   std::vector<std::string> out(1);
   for (size_t i = 0; i < value.size(); ++i) {
@@ -679,11 +720,10 @@ Result<RidSet> MatchChain(const std::string& type, const Clause& c, const Search
     for (const auto& v : versions) {
       IndexQuery q;
       q.type = IndexType::kReference;
-      q.param = Key(type, c.code);
       q.op = Op::kEq;
       q.s1 = v.type;
       q.s2 = v.id;
-      ASSIGN_OR_RETURN(RidSet m, view.Match(q, within));
+      ASSIGN_OR_RETURN(RidSet m, MatchParamRows(type, c.code, "", q, view, registry, within));
       out = Union(out, m);
     }
   }
@@ -863,9 +903,8 @@ Result<RidSet> MatchClause(const std::string& type, const Clause& c, store::Stor
   if (c.modifier == "missing") {
     IndexQuery q;
     q.type = IndexTypeOf(p->type);
-    q.param = Key(type, c.code);
     q.op = c.values.front() == "true" ? Op::kMissing : Op::kPresent;
-    return view.Match(q, within);
+    return MatchParamRows(type, c.code, "", q, view, registry, within);
   }
   if (p->type == SearchParamType::kComposite) {
     return MatchComposite(type, *p, c.values, view, registry, within);
@@ -877,7 +916,6 @@ Result<RidSet> MatchClause(const std::string& type, const Clause& c, store::Stor
       std::vector<std::string> parts = SplitEscaped(v, '|');
       IndexQuery q;
       q.type = IndexType::kToken;
-      q.param = Key(type, c.code) + ":identifier";
       q.op = Op::kEq;
       if (parts.size() == 2) {
         q.s1 = parts[0];
@@ -885,7 +923,8 @@ Result<RidSet> MatchClause(const std::string& type, const Clause& c, store::Stor
       } else {
         q.s2 = parts[0];
       }
-      ASSIGN_OR_RETURN(RidSet m, view.Match(q, within));
+      ASSIGN_OR_RETURN(RidSet m,
+                       MatchParamRows(type, c.code, ":identifier", q, view, registry, within));
       out = Union(out, m);
     }
     return out;
@@ -894,7 +933,8 @@ Result<RidSet> MatchClause(const std::string& type, const Clause& c, store::Stor
   for (const std::string& v : c.values) {
     ASSIGN_OR_RETURN(auto queries, ValueQueries(type, *p, c, v));
     for (const IndexQuery& q : queries) {
-      ASSIGN_OR_RETURN(RidSet m, view.Match(q, c.modifier == "not" ? nullptr : within));
+      ASSIGN_OR_RETURN(RidSet m, MatchParamRows(type, c.code, "", q, view, registry,
+                                                c.modifier == "not" ? nullptr : within));
       out = Union(out, m);
     }
   }

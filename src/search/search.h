@@ -92,6 +92,15 @@ Result<store::RidSet> MatchClause(const std::string& type, const Clause& clause,
                                   store::StoreView& view, const fhir::SearchParamRegistry& registry,
                                   const store::RidSet* within);
 
+// The rids of `type` whose index rows of parameter `code` (with `suffix`,
+// e.g. ":identifier") match `q`, read from where the registry says those rows
+// are kept (fhir::BoundSearchParam::sources); sets q.param itself.
+Result<store::RidSet> MatchParamRows(const std::string& type, std::string_view code,
+                                     std::string_view suffix, store::IndexQuery q,
+                                     store::StoreView& view,
+                                     const fhir::SearchParamRegistry& registry,
+                                     const store::RidSet* within);
+
 // Splits a search value on unescaped `sep`, un-escaping "\\,", "\\$", "\\|".
 std::vector<std::string> SplitEscaped(std::string_view value, char sep);
 
