@@ -16,6 +16,8 @@
 //   INGEST_TRANSLATE people=.. translate_s=.. plain_s=.. ratio=..
 //     translate_cpu_s=.. plain_cpu_s=.. cpu_ratio=..
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -25,9 +27,6 @@
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "terminology/terminology.h"
 #include "terminology/translate.h"
@@ -113,11 +112,12 @@ std::string OruBundle() {
                           {"HB", "13.5", "g/dL"},      {"WBC", "6.1", "10*9/L"}};
   for (int i = 0; i < 6; ++i) {
     if (i > 0) b += ",";
-    b += R"({"resource":{"resourceType":"Observation","status":"final","code":{"coding":[{"system":")" +
-         kLab + R"(","code":")" + obs[i][0] + R"("}]},"valueQuantity":{"value":)" + obs[i][1] +
-         R"(,"unit":")" + obs[i][2] +
-         R"("}},"request":{"method":"PUT","url":"Observation?identifier=x|)" +
-         std::to_string(i) + R"("}})";
+    b +=
+        R"({"resource":{"resourceType":"Observation","status":"final","code":{"coding":[{"system":")" +
+        kLab + R"(","code":")" + obs[i][0] + R"("}]},"valueQuantity":{"value":)" + obs[i][1] +
+        R"(,"unit":")" + obs[i][2] +
+        R"("}},"request":{"method":"PUT","url":"Observation?identifier=x|)" + std::to_string(i) +
+        R"("}})";
   }
   return b + "]}";
 }
@@ -177,8 +177,8 @@ std::pair<double, double> Run(const std::string& cmd) {
 
 int IngestRatio(int people, int reps) {
   namespace fs = std::filesystem;
-  std::string dir = (fs::temp_directory_path() / ("terminology_bench." + std::to_string(getpid())))
-                        .string();
+  std::string dir =
+      (fs::temp_directory_path() / ("terminology_bench." + std::to_string(getpid()))).string();
   fs::create_directories(dir);
   const std::string lhcr = LHCR_BINARY;
   Run(lhcr + " synth --people " + std::to_string(people) + " --seed 1 --out " + dir +
@@ -188,26 +188,28 @@ int IngestRatio(int people, int reps) {
     fs::remove_all(dir + "/a");
     fs::remove_all(dir + "/b");
     auto [a, ac] = Run(lhcr + " ingest --no-fsync --data " + dir + "/a " + dir + "/region");
-    auto [b, bc] = Run(lhcr + " ingest --no-fsync --no-translate --data " + dir + "/b " + dir +
-                       "/region");
+    auto [b, bc] =
+        Run(lhcr + " ingest --no-fsync --no-translate --data " + dir + "/b " + dir + "/region");
     with.push_back(a);
     without.push_back(b);
     ratio.push_back(a / b);
     cpu_with.push_back(ac);
     cpu_without.push_back(bc);
     cpu_ratio.push_back(ac / bc);
-    std::printf("rep %d: translate %.2f s (cpu %.2f), plain %.2f s (cpu %.2f), ratio %.3f, "
-                "cpu_ratio %.3f\n",
-                r + 1, a, ac, b, bc, a / b, ac / bc);
+    std::printf(
+        "rep %d: translate %.2f s (cpu %.2f), plain %.2f s (cpu %.2f), ratio %.3f, "
+        "cpu_ratio %.3f\n",
+        r + 1, a, ac, b, bc, a / b, ac / bc);
   }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::printf("INGEST_TRANSLATE people=%d translate_s=%.2f plain_s=%.2f ratio=%.3f "
-              "translate_cpu_s=%.2f plain_cpu_s=%.2f cpu_ratio=%.3f\n",
-              people, median(with), median(without), median(ratio), median(cpu_with),
-              median(cpu_without), median(cpu_ratio));
+  std::printf(
+      "INGEST_TRANSLATE people=%d translate_s=%.2f plain_s=%.2f ratio=%.3f "
+      "translate_cpu_s=%.2f plain_cpu_s=%.2f cpu_ratio=%.3f\n",
+      people, median(with), median(without), median(ratio), median(cpu_with), median(cpu_without),
+      median(cpu_ratio));
   fs::remove_all(dir);
   return 0;
 }

@@ -24,8 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace lhcr::terminology;
   std::string_view input(reinterpret_cast<const char*>(data), size);
   Rf2Content content;
-  for (auto parse : {ParseRf2Concepts, ParseRf2Descriptions, ParseRf2Relationships,
-                     ParseRf2Language}) {
+  for (auto parse :
+       {ParseRf2Concepts, ParseRf2Descriptions, ParseRf2Relationships, ParseRf2Language}) {
     lhcr::Status s = parse(input, &content);
     Check(s.ok() || s.code() == lhcr::StatusCode::kIncorrect, "rejected without kIncorrect");
   }

@@ -86,21 +86,24 @@ TEST_F(TerminologyHttpTest, LookupGivesDisplayHierarchyAndDmdLevel) {
   EXPECT_EQ(fhir::StringMember(*d, "resourceType"), "Parameters");
   EXPECT_EQ(ParamValue(*d, "name"), "SNOMED CT");
   EXPECT_EQ(ParamValue(*d, "display"), "Metformin 500mg tablets");
-  EXPECT_NE(r.body.find(R"({"name":"code","valueCode":"parent"},{"name":"value","valueCode":"109081006"})"),
+  EXPECT_NE(r.body.find(
+                R"({"name":"code","valueCode":"parent"},{"name":"value","valueCode":"109081006"})"),
             std::string::npos)
       << r.body;
   EXPECT_NE(r.body.find(R"("valueCode":"dmd-level"},{"name":"value","valueString":"VMP"})"),
             std::string::npos)
       << r.body;
   // POST with a Parameters body, one property asked for.
-  r = Post("/fhir/CodeSystem/$lookup",
-           R"({"resourceType":"Parameters","parameter":[{"name":"system","valueUri":"http://loinc.org"},
+  r = Post(
+      "/fhir/CodeSystem/$lookup",
+      R"({"resourceType":"Parameters","parameter":[{"name":"system","valueUri":"http://loinc.org"},
                {"name":"code","valueCode":"718-7"},{"name":"property","valueCode":"parent"}]})");
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.body,
-            R"({"resourceType":"Parameters","parameter":[{"name":"name","valueString":"LOINC_subset"},)"
-            R"({"name":"version","valueString":"2.78"},)"
-            R"({"name":"display","valueString":"Hemoglobin [Mass/volume] in Blood"}]})");
+  EXPECT_EQ(
+      r.body,
+      R"({"resourceType":"Parameters","parameter":[{"name":"name","valueString":"LOINC_subset"},)"
+      R"({"name":"version","valueString":"2.78"},)"
+      R"({"name":"display","valueString":"Hemoglobin [Mass/volume] in Blood"}]})");
   // UCUM codes are looked up by parsing them.
   r = Get("/fhir/CodeSystem/$lookup?system=http://unitsofmeasure.org&code=mL/min/%7B1.73_m2%7D");
   EXPECT_EQ(r.status, 200) << r.body;
@@ -124,8 +127,8 @@ TEST_F(TerminologyHttpTest, ValidateCodeAgainstIntensionalAndExtensionalValueSet
   EXPECT_EQ(ParamValue(*d, "result"), "true");
   r = Post("/fhir/ValueSet/$validate-code",
            R"({"resourceType":"Parameters","parameter":[{"name":"url","valueUri":")" + kVs +
-               R"(codelist-conditions-asthma"},{"name":"coding","valueCoding":{"system":")" +
-               kSct + R"(","code":"44054006"}}]})");
+               R"(codelist-conditions-asthma"},{"name":"coding","valueCoding":{"system":")" + kSct +
+               R"(","code":"44054006"}}]})");
   ASSERT_EQ(r.status, 200) << r.body;
   d = fhir::ParseJson(r.body);
   EXPECT_EQ(ParamValue(*d, "result"), "false");
@@ -144,15 +147,16 @@ TEST_F(TerminologyHttpTest, ExpandPagesAndFilters) {
   int64_t total = (*d)["expansion"]["total"].GetInt64();
   EXPECT_GT(total, 10);
   EXPECT_EQ((*d)["expansion"]["contains"].Size(), static_cast<rapidjson::SizeType>(total));
-  auto page = Get("/fhir/ValueSet/$expand?url=" + kVs +
-                  "isa-conditions-diabetes-type-ii&offset=2&count=3");
+  auto page =
+      Get("/fhir/ValueSet/$expand?url=" + kVs + "isa-conditions-diabetes-type-ii&offset=2&count=3");
   auto p = fhir::ParseJson(page.body);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ((*p)["expansion"]["total"].GetInt64(), total);
   ASSERT_EQ((*p)["expansion"]["contains"].Size(), 3u);
   EXPECT_EQ(std::string((*p)["expansion"]["contains"][0]["code"].GetString()),
             std::string((*d)["expansion"]["contains"][2]["code"].GetString()));
-  auto coma = Get("/fhir/ValueSet/$expand?url=" + kVs + "isa-conditions-diabetes-type-ii&filter=coma");
+  auto coma =
+      Get("/fhir/ValueSet/$expand?url=" + kVs + "isa-conditions-diabetes-type-ii&filter=coma");
   auto c = fhir::ParseJson(coma.body);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ((*c)["expansion"]["total"].GetInt64(), 1);
@@ -165,14 +169,16 @@ TEST_F(TerminologyHttpTest, ExpandPagesAndFilters) {
 TEST_F(TerminologyHttpTest, TranslateFindsTheMappedCoding) {
   auto r = Get("/fhir/ConceptMap/$translate?system=http://read.info/ctv3&code=X40J5");
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.body,
-            R"({"resourceType":"Parameters","parameter":[{"name":"result","valueBoolean":true},)"
-            R"j({"name":"message","valueString":"1 mapping(s)"},{"name":"match","part":[)j"
-            R"({"name":"equivalence","valueCode":"equivalent"},{"name":"concept","valueCoding":)"
-            R"({"system":"http://snomed.info/sct","code":"44054006","display":"Type 2 diabetes mellitus"}},)"
-            R"({"name":"source","valueUri":"https://example.org/ConceptMap/read-to-sct"}]}]})");
-  r = Post("/fhir/ConceptMap/$translate",
-           R"({"resourceType":"Parameters","parameter":[{"name":"url","valueUri":"https://example.org/ConceptMap/read-to-sct"},
+  EXPECT_EQ(
+      r.body,
+      R"({"resourceType":"Parameters","parameter":[{"name":"result","valueBoolean":true},)"
+      R"j({"name":"message","valueString":"1 mapping(s)"},{"name":"match","part":[)j"
+      R"({"name":"equivalence","valueCode":"equivalent"},{"name":"concept","valueCoding":)"
+      R"({"system":"http://snomed.info/sct","code":"44054006","display":"Type 2 diabetes mellitus"}},)"
+      R"({"name":"source","valueUri":"https://example.org/ConceptMap/read-to-sct"}]}]})");
+  r = Post(
+      "/fhir/ConceptMap/$translate",
+      R"({"resourceType":"Parameters","parameter":[{"name":"url","valueUri":"https://example.org/ConceptMap/read-to-sct"},
                {"name":"coding","valueCoding":{"system":"http://read.info/ctv3","code":"XaaaA"}}]})");
   ASSERT_EQ(r.status, 200) << r.body;
   auto d = fhir::ParseJson(r.body);
@@ -184,10 +190,9 @@ TEST_F(TerminologyHttpTest, TranslateFindsTheMappedCoding) {
 TEST_F(TerminologyHttpTest, CapabilityStatementDeclaresTheOperations) {
   auto r = Get("/fhir/metadata");
   ASSERT_EQ(r.status, 200);
-  for (const char* def : {"OperationDefinition/CodeSystem-lookup",
-                          "OperationDefinition/ValueSet-validate-code",
-                          "OperationDefinition/ValueSet-expand",
-                          "OperationDefinition/ConceptMap-translate"}) {
+  for (const char* def :
+       {"OperationDefinition/CodeSystem-lookup", "OperationDefinition/ValueSet-validate-code",
+        "OperationDefinition/ValueSet-expand", "OperationDefinition/ConceptMap-translate"}) {
     EXPECT_NE(r.body.find(def), std::string::npos) << def;
   }
   // An operation that changes state is still POST only.

@@ -27,9 +27,8 @@ FhirOperation Op(const char* type, const char* name, const char* definition, Run
 
 }  // namespace
 
-std::vector<FhirOperation> TerminologyOperations(
-    std::shared_ptr<const terminology::Terminology> t,
-    std::shared_ptr<const terminology::Ucum> ucum) {
+std::vector<FhirOperation> TerminologyOperations(std::shared_ptr<const terminology::Terminology> t,
+                                                 std::shared_ptr<const terminology::Ucum> ucum) {
   std::vector<FhirOperation> ops;
   ops.push_back(Op("CodeSystem", "lookup",
                    "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup",
@@ -41,10 +40,9 @@ std::vector<FhirOperation> TerminologyOperations(
                    [t](const terminology::OperationParams& p) {
                      return terminology::ValidateCodeOperation(*t, p);
                    }));
-  ops.push_back(Op("ValueSet", "expand", "http://hl7.org/fhir/OperationDefinition/ValueSet-expand",
-                   [t](const terminology::OperationParams& p) {
-                     return terminology::ExpandOperation(*t, p);
-                   }));
+  ops.push_back(Op(
+      "ValueSet", "expand", "http://hl7.org/fhir/OperationDefinition/ValueSet-expand",
+      [t](const terminology::OperationParams& p) { return terminology::ExpandOperation(*t, p); }));
   ops.push_back(Op("ConceptMap", "translate",
                    "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate",
                    [t](const terminology::OperationParams& p) {

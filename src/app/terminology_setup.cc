@@ -11,8 +11,8 @@ Result<std::shared_ptr<const terminology::Terminology>> LoadTerminology(
   std::string folder = dir.empty() ? LHCR_DEFAULT_TERMINOLOGY : dir;
   std::error_code ec;
   if (dir.empty() && !std::filesystem::is_directory(folder, ec)) {
-    std::cerr << "lhcr: no terminology folder at " << folder
-              << " (give one with --terminology)" << std::endl;
+    std::cerr << "lhcr: no terminology folder at " << folder << " (give one with --terminology)"
+              << std::endl;
   } else {
     Status s = builder.LoadDirectory(folder);
     if (!s.ok()) return Status(s.code(), "--terminology: " + s.message());
@@ -21,11 +21,12 @@ Result<std::shared_ptr<const terminology::Terminology>> LoadTerminology(
     // Each source's local code map, as the ConceptMap it declares.
     for (const ingest::Source& src : registry->sources()) {
       if (src.local_code_map_csv.empty() || src.local_code_systems.empty()) continue;
-      Status s = builder.AddLocalCodeMap(src.local_code_map_csv,
-                                         src.local_code_systems.begin()->second,
-                                         ingest::LocalCodeMapUrl(src));
+      Status s =
+          builder.AddLocalCodeMap(src.local_code_map_csv, src.local_code_systems.begin()->second,
+                                  ingest::LocalCodeMapUrl(src));
       if (!s.ok()) {
-        return Status(s.code(), "source " + src.id + ": " + src.local_code_map + ": " + s.message());
+        return Status(s.code(),
+                      "source " + src.id + ": " + src.local_code_map + ": " + s.message());
       }
     }
   }

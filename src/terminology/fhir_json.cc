@@ -51,8 +51,10 @@ Status AddConcepts(const Json& list, const std::string& parent, CodeSystem* cs, 
               cpt.properties[code] = v;
             }
           } else if (it->value.IsBool()) {
-            if (code == "inactive") cpt.active = !it->value.GetBool();
-            else cpt.properties[code] = it->value.GetBool() ? "true" : "false";
+            if (code == "inactive")
+              cpt.active = !it->value.GetBool();
+            else
+              cpt.properties[code] = it->value.GetBool() ? "true" : "false";
           } else if (it->value.IsObject()) {  // valueCoding
             cpt.properties[code] = Str(it->value, "code");
           }

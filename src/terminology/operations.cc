@@ -36,7 +36,9 @@ Result<int64_t> Integer(const OperationParams& p, const std::string& name, int64
   return n;
 }
 
-void Str(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+void Str(Writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
 
 // One Parameters.parameter with a primitive value.
 void Param(Writer& w, std::string_view name, std::string_view type, std::string_view value) {

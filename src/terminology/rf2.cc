@@ -92,8 +92,8 @@ Status ParseRf2Concepts(std::string_view text, Rf2Content* out) {
 
 Status ParseRf2Descriptions(std::string_view text, Rf2Content* out) {
   static const std::vector<std::string_view> kColumns = {
-      "id",     "effectiveTime", "active", "moduleId",          "conceptId",
-      "languageCode", "typeId",  "term",   "caseSignificanceId"};
+      "id",           "effectiveTime", "active", "moduleId",          "conceptId",
+      "languageCode", "typeId",        "term",   "caseSignificanceId"};
   return ReadRf2(text, kColumns, "RF2 descriptions", [&](const Row& f, int) {
     if (!Digits(f[0], 6, 18) || !Digits(f[4], 6, 18) || !Digits(f[6], 6, 18)) {
       return Status::Incorrect("id, conceptId or typeId not an SCTID");
@@ -110,9 +110,16 @@ Status ParseRf2Descriptions(std::string_view text, Rf2Content* out) {
 }
 
 Status ParseRf2Relationships(std::string_view text, Rf2Content* out) {
-  static const std::vector<std::string_view> kColumns = {
-      "id",      "effectiveTime",       "active", "moduleId",         "sourceId",
-      "destinationId", "relationshipGroup", "typeId", "characteristicTypeId", "modifierId"};
+  static const std::vector<std::string_view> kColumns = {"id",
+                                                         "effectiveTime",
+                                                         "active",
+                                                         "moduleId",
+                                                         "sourceId",
+                                                         "destinationId",
+                                                         "relationshipGroup",
+                                                         "typeId",
+                                                         "characteristicTypeId",
+                                                         "modifierId"};
   return ReadRf2(text, kColumns, "RF2 relationships", [&](const Row& f, int) {
     if (!Digits(f[0], 6, 18) || !Digits(f[4], 6, 18) || !Digits(f[5], 6, 18) ||
         !Digits(f[7], 6, 18)) {
@@ -130,8 +137,8 @@ Status ParseRf2Relationships(std::string_view text, Rf2Content* out) {
 
 Status ParseRf2Language(std::string_view text, Rf2Content* out) {
   static const std::vector<std::string_view> kColumns = {
-      "id", "effectiveTime", "active", "moduleId", "refsetId", "referencedComponentId",
-      "acceptabilityId"};
+      "id",       "effectiveTime",         "active",         "moduleId",
+      "refsetId", "referencedComponentId", "acceptabilityId"};
   return ReadRf2(text, kColumns, "RF2 language refset", [&](const Row& f, int) {
     if (!Digits(f[5], 6, 18) || !Digits(f[6], 6, 18)) {
       return Status::Incorrect("referencedComponentId or acceptabilityId not an SCTID");

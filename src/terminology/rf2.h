@@ -44,7 +44,7 @@ struct Rf2Content {
   std::unordered_map<std::string, ConceptRow> concepts;
   std::unordered_map<std::string, DescriptionRow> descriptions;
   std::unordered_map<std::string, RelationshipRow> is_a;  // by relationship id
-  std::unordered_set<std::string> preferred;               // description ids
+  std::unordered_set<std::string> preferred;              // description ids
 
   // Moves the content into `builder` as the code system
   // http://snomed.info/sct (version: the latest effectiveTime seen). The

@@ -14,7 +14,8 @@ const char* kConcepts =
     "44054006\t20010101\t0\t900000000000207008\t900000000000074008\r\n"  // older row
     "190331003\t20020131\t0\t900000000000207008\t900000000000074008\r\n";
 const char* kDescriptions =
-    "id\teffectiveTime\tactive\tmoduleId\tconceptId\tlanguageCode\ttypeId\tterm\tcaseSignificanceId\r\n"
+    "id\teffectiveTime\tactive\tmoduleId\tconceptId\tlanguageCode\ttypeId\tterm\tcaseSignificanceId"
+    "\r\n"
     "121589010\t20170731\t1\t900000000000207008\t73211009\ten\t900000000000003001\tDiabetes "
     "mellitus (disorder)\t900000000000448009\r\n"
     "121589011\t20170731\t1\t900000000000207008\t73211009\ten\t900000000000013009\tDiabetes "

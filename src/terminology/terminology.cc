@@ -224,7 +224,8 @@ Status Terminology::Collect(const ValueSet& vs, int depth, std::vector<Expansion
   SortUnique(&items);
   if (!vs.exclude.empty()) {
     std::vector<ExpansionItem> drop;
-    for (const ValueSetInclude& exc : vs.exclude) RETURN_IF_ERROR(CollectInclude(exc, depth, &drop));
+    for (const ValueSetInclude& exc : vs.exclude)
+      RETURN_IF_ERROR(CollectInclude(exc, depth, &drop));
     SortUnique(&drop);
     std::vector<ExpansionItem> kept;
     std::set_difference(items.begin(), items.end(), drop.begin(), drop.end(),
@@ -310,8 +311,8 @@ Result<Validation> Terminology::ValidateCode(std::string_view value_set_url,
   ASSIGN_OR_RETURN(bool in, Contains(*vs, system, code, 0));
   Validation v;
   if (!in) {
-    v.message = "code " + std::string(system) + "|" + std::string(code) +
-                " is not in value set " + vs->url;
+    v.message =
+        "code " + std::string(system) + "|" + std::string(code) + " is not in value set " + vs->url;
     return v;
   }
   v.result = true;
@@ -359,9 +360,9 @@ Result<Expansion> Terminology::Expand(std::string_view value_set_url, std::strin
 // ---------------------------------------------------------------- maps
 
 Result<std::vector<Translation>> Terminology::Translate(std::string_view map_url,
-                                                       std::string_view system,
-                                                       std::string_view code,
-                                                       std::string_view target_system) const {
+                                                        std::string_view system,
+                                                        std::string_view code,
+                                                        std::string_view target_system) const {
   std::vector<const ConceptMap*> maps;
   if (!map_url.empty()) {
     const ConceptMap* m = FindConceptMap(map_url);
@@ -396,7 +397,8 @@ TerminologyStats Terminology::stats() const {
   s.code_systems = static_cast<int64_t>(systems_.size());
   for (const auto& [url, cs] : systems_) {
     s.concepts += static_cast<int64_t>(cs.concepts.size());
-    for (const auto& [code, c] : cs.concepts) s.is_a_edges += static_cast<int64_t>(c.parents.size());
+    for (const auto& [code, c] : cs.concepts)
+      s.is_a_edges += static_cast<int64_t>(c.parents.size());
   }
   s.value_sets = static_cast<int64_t>(value_sets_.size());
   s.concept_maps = static_cast<int64_t>(maps_.size());

@@ -87,8 +87,8 @@ struct MapTarget {
 };
 
 struct MapGroup {
-  std::string source;  // source code system
-  std::string target;  // target code system
+  std::string source;                                      // source code system
+  std::string target;                                      // target code system
   std::map<std::string, std::vector<MapTarget>> elements;  // source code -> targets
   bool operator==(const MapGroup&) const = default;
 };
@@ -159,8 +159,8 @@ class Terminology {
   // and count. kNotFound: unknown value set (or one it includes);
   // kUnsupported (too costly): more than kMaxExpansion concepts, or a
   // filter operator not supported.
-  Result<Expansion> Expand(std::string_view value_set_url, std::string_view filter,
-                           int64_t offset, int64_t count) const;
+  Result<Expansion> Expand(std::string_view value_set_url, std::string_view filter, int64_t offset,
+                           int64_t count) const;
   static constexpr int64_t kMaxExpansion = 100'000;
   // Targets of (system, code) in the map `map_url`, or, with map_url empty,
   // in every loaded map with a group from `system` (to `target_system`

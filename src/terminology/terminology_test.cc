@@ -138,9 +138,9 @@ TEST(Terminology, RejectsBadResources) {
   EXPECT_EQ(b.AddFhirJson("{").code(), StatusCode::kIncorrect);
   EXPECT_EQ(b.AddFhirJson(R"({"resourceType":"Patient"})").code(), StatusCode::kIncorrect);
   EXPECT_EQ(b.AddFhirJson(R"({"resourceType":"CodeSystem"})").code(), StatusCode::kIncorrect);
-  EXPECT_EQ(b.AddFhirJson(R"({"resourceType":"ConceptMap","url":"u","group":[{"source":"s"}]})")
-                .code(),
-            StatusCode::kIncorrect);
+  EXPECT_EQ(
+      b.AddFhirJson(R"({"resourceType":"ConceptMap","url":"u","group":[{"source":"s"}]})").code(),
+      StatusCode::kIncorrect);
   EXPECT_EQ(
       b.AddFhirJson(R"({"resourceType":"ValueSet","url":"u","compose":{"include":[{}]}})").code(),
       StatusCode::kIncorrect);

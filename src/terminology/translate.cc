@@ -49,9 +49,9 @@ void TranslateConcept(Context& c, Json& concept_json, const std::string& where) 
       }
     }
     if (!found) {
-      c.out->findings.push_back({where + ".coding[" + std::to_string(i) + "]", "unmapped-code",
-                                 "code " + system + "|" + code +
-                                     " has no mapping in this source's concept maps"});
+      c.out->findings.push_back(
+          {where + ".coding[" + std::to_string(i) + "]", "unmapped-code",
+           "code " + system + "|" + code + " has no mapping in this source's concept maps"});
     }
   }
   for (const Translation& t : add) {
@@ -113,13 +113,13 @@ void TranslateQuantity(Context& c, Json& q, const std::string& mapped, const std
   if (value == nullptr || !value->IsNumber()) return;
   std::string system = Str(q, "system"), code = Str(q, "code"), unit = Str(q, "unit");
   std::string sent = system == kUcum && !code.empty() ? code : !unit.empty() ? unit : code;
-  if (sent.empty()) return;  // a plain number
+  if (sent.empty()) return;                        // a plain number
   if (!system.empty() && system != kUcum) return;  // another unit system: not ours to judge
   std::string ucum_unit = Ucum::Normalise(sent);
   auto parsed = c.ucum.Parse(ucum_unit);
   if (!parsed.ok()) {
-    c.out->findings.push_back({where, "invalid-unit",
-                               "unit '" + sent + "' is not UCUM: " + parsed.status().message()});
+    c.out->findings.push_back(
+        {where, "invalid-unit", "unit '" + sent + "' is not UCUM: " + parsed.status().message()});
     return;
   }
   std::string target = ucum_unit;
@@ -142,8 +142,9 @@ void TranslateQuantity(Context& c, Json& q, const std::string& mapped, const std
     if (!converted.ok()) return;
     Json original(q, c.a);  // deep copy of the quantity as sent
     Json ext(rapidjson::kObjectType);
-    ext.AddMember("url", Json(kOriginalQuantityUrl.data(),
-                              static_cast<rapidjson::SizeType>(kOriginalQuantityUrl.size()), c.a),
+    ext.AddMember("url",
+                  Json(kOriginalQuantityUrl.data(),
+                       static_cast<rapidjson::SizeType>(kOriginalQuantityUrl.size()), c.a),
                   c.a);
     ext.AddMember("valueQuantity", std::move(original), c.a);
     Json exts(rapidjson::kArrayType);
@@ -151,9 +152,11 @@ void TranslateQuantity(Context& c, Json& q, const std::string& mapped, const std
     Json nq(rapidjson::kObjectType);
     nq.AddMember("extension", std::move(exts), c.a);
     nq.AddMember("value", Json(Round(*converted)), c.a);
-    if (const Json* cmp = fhir::Member(q, "comparator")) nq.AddMember("comparator", Json(*cmp, c.a), c.a);
+    if (const Json* cmp = fhir::Member(q, "comparator"))
+      nq.AddMember("comparator", Json(*cmp, c.a), c.a);
     nq.AddMember("unit", Json(target.c_str(), c.a), c.a);
-    nq.AddMember("system", Json(kUcum.data(), static_cast<rapidjson::SizeType>(kUcum.size()), c.a), c.a);
+    nq.AddMember("system", Json(kUcum.data(), static_cast<rapidjson::SizeType>(kUcum.size()), c.a),
+                 c.a);
     nq.AddMember("code", Json(target.c_str(), c.a), c.a);
     q = std::move(nq);
     ++c.out->quantities_converted;
@@ -204,8 +207,9 @@ Result<BundleTranslation> TranslateBundle(const Terminology& terminology, const 
   Json* entries = doc.IsObject() ? const_cast<Json*>(fhir::Member(doc, "entry")) : nullptr;
   if (entries != nullptr && entries->IsArray()) {
     for (rapidjson::SizeType i = 0; i < entries->Size(); ++i) {
-      Json* r = (*entries)[i].IsObject() ? const_cast<Json*>(fhir::Member((*entries)[i], "resource"))
-                                         : nullptr;
+      Json* r = (*entries)[i].IsObject()
+                    ? const_cast<Json*>(fhir::Member((*entries)[i], "resource"))
+                    : nullptr;
       if (r == nullptr || !r->IsObject()) continue;
       const std::string where = "Bundle.entry[" + std::to_string(i) + "].resource";
       if (!c.local_systems.empty()) Walk(c, *r, where, 0);

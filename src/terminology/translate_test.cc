@@ -59,10 +59,11 @@ TEST(TranslateBundle, ConvertsToTheMappedUnitAndKeepsTheOriginal) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->quantities_converted, 1);
   auto d = fhir::ParseJson(r->bundle_json);
-  EXPECT_EQ(fhir::ToJson((*d)["entry"][0]["resource"]["valueQuantity"]),
-            R"({"extension":[{"url":"https://lhcr.example.org/fhir/StructureDefinition/original-quantity",)"
-            R"("valueQuantity":{"value":13.5,"unit":"g/dL"}}],"value":135.0,"unit":"g/L",)"
-            R"("system":"http://unitsofmeasure.org","code":"g/L"})");
+  EXPECT_EQ(
+      fhir::ToJson((*d)["entry"][0]["resource"]["valueQuantity"]),
+      R"({"extension":[{"url":"https://lhcr.example.org/fhir/StructureDefinition/original-quantity",)"
+      R"("valueQuantity":{"value":13.5,"unit":"g/dL"}}],"value":135.0,"unit":"g/L",)"
+      R"("system":"http://unitsofmeasure.org","code":"g/L"})");
 }
 
 TEST(TranslateBundle, ReportsUnmappedCodesAndBadUnits) {
@@ -71,9 +72,10 @@ TEST(TranslateBundle, ReportsUnmappedCodesAndBadUnits) {
                            Bundle("K", R"({"value":4.1,"unit":"millimoles"})"));
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->findings.size(), 2u);
-  EXPECT_EQ(r->findings[0],
-            (TranslationFinding{"Bundle.entry[0].resource.code.coding[0]", "unmapped-code",
-                                "code " + kLab + "|K has no mapping in this source's concept maps"}));
+  EXPECT_EQ(
+      r->findings[0],
+      (TranslationFinding{"Bundle.entry[0].resource.code.coding[0]", "unmapped-code",
+                          "code " + kLab + "|K has no mapping in this source's concept maps"}));
   EXPECT_EQ(r->findings[1].code, "invalid-unit");
   EXPECT_EQ(r->findings[1].location, "Bundle.entry[0].resource.valueQuantity");
   r = TranslateBundle(*t, *Ucum::Embedded(), {kMap},

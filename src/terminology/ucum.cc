@@ -83,7 +83,8 @@ Result<std::shared_ptr<const Ucum>> Ucum::FromDefinitions(std::string_view json)
       u_metric = Index(*uc, "isMetric_"), u_special = Index(*uc, "isSpecial_"),
       u_arb = Index(*uc, "isArbitrary_"), u_mole = Index(*uc, "moleExp_"),
       u_source = Index(*uc, "source_");
-  for (int i : {u_base, u_name, u_code, u_mag, u_dim, u_metric, u_special, u_arb, u_mole, u_source}) {
+  for (int i :
+       {u_base, u_name, u_code, u_mag, u_dim, u_metric, u_special, u_arb, u_mole, u_source}) {
     if (i < 0) return Status::Incorrect("UCUM definitions: unit columns");
   }
   for (const fhir::Json& u : ud->GetArray()) {
@@ -143,7 +144,8 @@ Result<UnitValue> Ucum::Simple(std::string_view token) const {
     if (token[end - 1] == '+' || token[end - 1] == '-') sign_at = end - 1;
     if (sign_at > 0) {
       std::string_view digits = token.substr(end);
-      if (digits.size() > 2) return Status::Incorrect("exponent too large in '" + std::string(token) + "'");
+      if (digits.size() > 2)
+        return Status::Incorrect("exponent too large in '" + std::string(token) + "'");
       exponent = std::atoi(std::string(digits).c_str());
       if (sign_at < end && token[sign_at] == '-') exponent = -exponent;
       symbol = token.substr(0, sign_at);
@@ -267,8 +269,8 @@ Result<UnitValue> Ucum::Parse(std::string_view expression) const {
   size_t pos = 0;
   auto v = ParseTerm(expression, &pos, 0);
   if (!v.ok()) {
-    return Status(v.status().code(), "'" + std::string(expression) + "' is not UCUM: " +
-                                         v.status().message());
+    return Status(v.status().code(),
+                  "'" + std::string(expression) + "' is not UCUM: " + v.status().message());
   }
   if (pos != expression.size()) {
     return Status::Incorrect("'" + std::string(expression) + "' is not UCUM: unexpected ')'");
@@ -311,12 +313,22 @@ std::string Ucum::Normalise(std::string_view unit) {
   while (!u.empty() && u.back() == ' ') u.pop_back();
   while (!u.empty() && u.front() == ' ') u.erase(0, 1);
   static const std::map<std::string, std::string> kSpellings = {
-      {"mmHg", "mm[Hg]"},     {"mm Hg", "mm[Hg]"},     {"x10^9/L", "10*9/L"},
-      {"10^9/L", "10*9/L"},   {"x10*9/L", "10*9/L"},   {"x10^12/L", "10*12/L"},
-      {"10^12/L", "10*12/L"}, {"x10*12/L", "10*12/L"}, {"kg/m^2", "kg/m2"},
-      {"mL/min/1.73m2", "mL/min/{1.73_m2}"},           {"ml/min/1.73m2", "mL/min/{1.73_m2}"},
-      {"mL/min/1.73m^2", "mL/min/{1.73_m2}"},          {"degC", "Cel"},
-      {"°C", "Cel"},          {"bpm", "/min"},         {"beats/min", "/min"}};
+      {"mmHg", "mm[Hg]"},
+      {"mm Hg", "mm[Hg]"},
+      {"x10^9/L", "10*9/L"},
+      {"10^9/L", "10*9/L"},
+      {"x10*9/L", "10*9/L"},
+      {"x10^12/L", "10*12/L"},
+      {"10^12/L", "10*12/L"},
+      {"x10*12/L", "10*12/L"},
+      {"kg/m^2", "kg/m2"},
+      {"mL/min/1.73m2", "mL/min/{1.73_m2}"},
+      {"ml/min/1.73m2", "mL/min/{1.73_m2}"},
+      {"mL/min/1.73m^2", "mL/min/{1.73_m2}"},
+      {"degC", "Cel"},
+      {"°C", "Cel"},
+      {"bpm", "/min"},
+      {"beats/min", "/min"}};
   auto it = kSpellings.find(u);
   return it == kSpellings.end() ? u : it->second;
 }
@@ -325,16 +337,43 @@ const std::vector<std::string>& Ucum::DefaultPreferredUnits() {
   // By dimension; the first commensurable one wins. Molar and mass
   // concentrations stay apart (their dimensions differ).
   static const std::vector<std::string> kUnits = {
-      "mmol/L", "g/L", "mmol/mol", "%", "mL/min/{1.73_m2}", "mg/mmol", "10*9/L", "mm[Hg]",
-      "kg/m2", "kg", "cm", "/min", "Cel", "s", "L", "U/L", "mL/min"};
+      "mmol/L",  "g/L",    "mmol/mol", "%",     "mL/min/{1.73_m2}",
+      "mg/mmol", "10*9/L", "mm[Hg]",   "kg/m2", "kg",
+      "cm",      "/min",   "Cel",      "s",     "L",
+      "U/L",     "mL/min"};
   return kUnits;
 }
 
 const std::set<std::string>& Ucum::CanonicalUnits() {
-  static const std::set<std::string> kUnits = {
-      "mmol/L", "umol/L", "nmol/L", "pmol/L", "mg/dL", "g/L", "mg/L", "g/dL", "mmol/mol", "%",
-      "mL/min/{1.73_m2}", "mg/mmol", "kg", "g", "cm", "m", "mm[Hg]", "kg/m2", "10*9/L",
-      "10*12/L", "/min", "Cel", "U/L", "[IU]/L", "mL/min", "fL", "pg", "s", "L"};
+  static const std::set<std::string> kUnits = {"mmol/L",
+                                               "umol/L",
+                                               "nmol/L",
+                                               "pmol/L",
+                                               "mg/dL",
+                                               "g/L",
+                                               "mg/L",
+                                               "g/dL",
+                                               "mmol/mol",
+                                               "%",
+                                               "mL/min/{1.73_m2}",
+                                               "mg/mmol",
+                                               "kg",
+                                               "g",
+                                               "cm",
+                                               "m",
+                                               "mm[Hg]",
+                                               "kg/m2",
+                                               "10*9/L",
+                                               "10*12/L",
+                                               "/min",
+                                               "Cel",
+                                               "U/L",
+                                               "[IU]/L",
+                                               "mL/min",
+                                               "fL",
+                                               "pg",
+                                               "s",
+                                               "L"};
   return kUnits;
 }
 

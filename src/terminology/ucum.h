@@ -40,7 +40,9 @@ struct UnitValue {
   std::array<int, 8> dims{};
   std::map<std::string, int> arbitrary;
   std::string special;  // "Cel" / "[degF]" when the expression is that unit alone
-  bool Commensurable(const UnitValue& o) const { return dims == o.dims && arbitrary == o.arbitrary; }
+  bool Commensurable(const UnitValue& o) const {
+    return dims == o.dims && arbitrary == o.arbitrary;
+  }
 };
 
 struct Converted {

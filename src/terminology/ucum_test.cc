@@ -13,10 +13,11 @@ double Conv(double v, const char* from, const char* to) {
 
 TEST(Ucum, ParsesTheUnitsTheRegionUses) {
   auto u = Ucum::Embedded();
-  for (const char* unit : {"mmol/L", "umol/L", "mg/dL", "g/L", "mmol/mol", "%",
-                           "mL/min/{1.73_m2}", "kg", "g", "cm", "m", "mm[Hg]", "kg/m2", "10*9/L",
-                           "mg/mmol", "/min", "Cel", "[IU]/L", "s-1", "m.s-2", "(kg.m)/s2",
-                           "{cells}/uL", "10*3/uL", "U/L", "mL", "[in_i]", "[lb_av]", "1"}) {
+  for (const char* unit :
+       {"mmol/L",     "umol/L",  "mg/dL", "g/L",    "mmol/mol", "%",       "mL/min/{1.73_m2}",
+        "kg",         "g",       "cm",    "m",      "mm[Hg]",   "kg/m2",   "10*9/L",
+        "mg/mmol",    "/min",    "Cel",   "[IU]/L", "s-1",      "m.s-2",   "(kg.m)/s2",
+        "{cells}/uL", "10*3/uL", "U/L",   "mL",     "[in_i]",   "[lb_av]", "1"}) {
     auto p = u->Parse(unit);
     EXPECT_TRUE(p.ok()) << unit << ": " << p.status().message();
   }
@@ -73,9 +74,10 @@ TEST(Ucum, NormalisesCommonSpellingsAndPicksPreferredUnits) {
 TEST(Ucum, RejectsDefinitionsThatAreNotUcumLhc) {
   EXPECT_FALSE(Ucum::FromDefinitions("{}").ok());
   EXPECT_FALSE(Ucum::FromDefinitions("[").ok());
-  EXPECT_FALSE(Ucum::FromDefinitions(
-                   R"({"prefixes":{"config":["code_","value_"],"data":[]},"units":{"config":[],"data":[]}})")
-                   .ok());
+  EXPECT_FALSE(
+      Ucum::FromDefinitions(
+          R"({"prefixes":{"config":["code_","value_"],"data":[]},"units":{"config":[],"data":[]}})")
+          .ok());
 }
 
 }  // namespace
