@@ -131,13 +131,23 @@ std::string StatusLine(Response::Kind k) {
 }
 
 std::string ResponseEntry(const Response& r, const std::string& base_url) {
-  std::string e = "{";
+  std::string e;
+  // One allocation for the body, which dominates (a transaction-response
+  // carries every stored resource).
+  e.reserve(r.body.size() + base_url.size() + 2 * r.location.size() + 160);
+  e += '{';
   bool has_resource = !r.body.empty();
   if (has_resource && r.is_resource && !r.location.empty()) {
     std::string loc = r.location.substr(0, r.location.find("/_history/"));
-    e += "\"fullUrl\":" + JsonString(base_url + "/" + loc) + ",";
+    e += "\"fullUrl\":";
+    e += JsonString(base_url + "/" + loc);
+    e += ',';
   }
-  if (has_resource) e += "\"resource\":" + r.body + ",";
+  if (has_resource) {
+    e += "\"resource\":";
+    e += r.body;
+    e += ',';
+  }
   e += "\"response\":{\"status\":" + JsonString(StatusLine(r.kind));
   if (!r.location.empty()) e += ",\"location\":" + JsonString(r.location);
   if (r.version) e += ",\"etag\":" + JsonString("W/\"" + std::to_string(*r.version) + "\"");
@@ -285,7 +295,9 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
     }
   }
 
-  std::vector<std::string> results(entries.size());
+  // What each entry gave; its response entry text is built after the
+  // write, on this thread, not on the store's single writer.
+  std::vector<Response> results(entries.size());
   Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
     auto where = [](const Entry& e) { return "Bundle.entry[" + std::to_string(e.index) + "]: "; };
     // Names the entry; keeps the problems behind the status (validation
@@ -361,14 +373,14 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
         }
       } else if (e.method == "POST" || e.method == "PUT") {
         if (existing[e.index]) {
-          results[e.index] = ResponseEntry(found[e.index], ctx.base_url);
+          results[e.index] = std::move(found[e.index]);
           continue;
         }
         if (prepared[e.index]) {
           const std::string& id = e.method == "POST" ? new_ids[e.index] : e.id;
           r = WritePreparedInTxn(txn, *prepared[e.index], id, e.method == "POST", e.pre);
           if (!r.ok()) return prefix(e, r.status());
-          results[e.index] = ResponseEntry(*r, ctx.base_url);
+          results[e.index] = std::move(r).value();
           continue;
         }
         JsonDoc res;
@@ -394,13 +406,13 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
         r = ReadInTxn(txn, ctx, e.type, e.id, e.query);
       }
       if (!r.ok()) return prefix(e, r.status());
-      results[e.index] = ResponseEntry(*r, ctx.base_url);
+      results[e.index] = std::move(r).value();
     }
     return Status::Ok();
   });
   if (!s.ok()) return s;
   BundleWriter out("transaction-response", ctx.base_url);
-  for (const std::string& r : results) out.RawEntry(r);
+  for (const Response& r : results) out.RawEntry(ResponseEntry(r, ctx.base_url));
   Response resp;
   resp.body = out.Finish();
   return resp;

@@ -220,7 +220,7 @@ struct Interactions::Impl {
     ASSIGN_OR_RETURN(auto current, txn.Read(p.type, id));
     if (current && !current->deleted) return Status::Conflict(Ref(p.type, id) + " already exists");
     ASSIGN_OR_RETURN(ResourceVersion v, PutVersion(txn, p, id, current, store::Method::kCreate));
-    return Stored(v, Response::Kind::kCreated);
+    return Stored(std::move(v), Response::Kind::kCreated);
   }
 
   Result<Response> UpdateIn(store::WriteTxn& txn, Prepared& p, const std::string& id,
@@ -243,7 +243,7 @@ struct Interactions::Impl {
     ASSIGN_OR_RETURN(
         ResourceVersion v,
         PutVersion(txn, p, id, current, exists ? store::Method::kUpdate : store::Method::kCreate));
-    return Stored(v, exists ? Response::Kind::kOk : Response::Kind::kCreated);
+    return Stored(std::move(v), exists ? Response::Kind::kOk : Response::Kind::kCreated);
   }
 
   Result<Response> DeleteIn(store::WriteTxn& txn, const std::string& type, const std::string& id,
