@@ -501,7 +501,9 @@ Status TerminologyBuilder::LoadDmd(const std::string& dir) {
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     std::string name = e.path().filename().string();
     if (!e.is_regular_file() || e.path().extension() != ".xml") continue;
-    if (name.rfind("f_vtm", 0) == 0 || name.rfind("f_vmp", 0) == 0 || name.rfind("f_amp", 0) == 0) {
+    // f_vtm2 / f_vmp2 / f_amp2, not the pack files f_vmpp2 / f_ampp2.
+    if (name.rfind("f_vtm2", 0) == 0 || name.rfind("f_vmp2", 0) == 0 ||
+        name.rfind("f_amp2", 0) == 0) {
       files.push_back(e.path());
     }
   }

@@ -206,7 +206,8 @@ class TerminologyBuilder {
   // der2_cRefset_Language*Snapshot* file under `dir`, recursively.
   // kNotFound when there is no concept file under `dir`.
   Status LoadSnomedRf2(const std::string& dir);
-  // Every f_vtm*.xml, f_vmp*.xml and f_amp*.xml file in `dir`.
+  // Every f_vtm2*.xml, f_vmp2*.xml and f_amp2*.xml file in `dir` (not the
+  // pack files f_vmpp2 / f_ampp2).
   // kNotFound when there is none.
   Status LoadDmd(const std::string& dir);
   // The data/terminology layout: `dir`/fhir (FHIR JSON), `dir`/snomed (RF2),
