@@ -1,5 +1,6 @@
 #include "terminology/translate.h"
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -133,7 +134,10 @@ void TranslateQuantity(Context& c, Json& q, const std::string& mapped, const std
       return;
     }
     if (m.ok()) target = mapped;
-  } else if (!Ucum::CanonicalUnits().count(ucum_unit)) {
+  } else if (!Ucum::CanonicalUnits().count(ucum_unit) &&
+             parsed->dims != std::array<int, 8>{}) {
+    // Dimensionless units ({score}, %, [ppm], mmol/mol) are never converted
+    // into one another without a map: a score is not a ratio.
     auto p = c.ucum.ToPreferred(v, ucum_unit, Ucum::DefaultPreferredUnits());
     if (p.ok()) target = p->unit;
   }

@@ -11,8 +11,9 @@
 //   - Units: an Observation's valueQuantity (and component[].valueQuantity)
 //     gets a UCUM system and code. Its target unit is the "unit" property of
 //     the Observation's local code (the unit the source's map declares),
-//     else the unit as sent when it is one of Ucum::CanonicalUnits(), else
-//     the first commensurable of Ucum::DefaultPreferredUnits(). When the
+//     else the unit as sent when it is one of Ucum::CanonicalUnits() or
+//     dimensionless ({score}, [ppm]: never converted into one another),
+//     else the first commensurable of Ucum::DefaultPreferredUnits(). When the
 //     value changes unit, valueQuantity holds the converted value and the
 //     quantity as sent is kept in the extension kOriginalQuantityUrl on it.
 //     A unit that is not UCUM (after Ucum::Normalise) is an "invalid-unit"

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "fhir/json.h"
 
 namespace lhcr::terminology {
@@ -89,7 +93,50 @@ TEST(TranslateBundle, ReportsUnmappedCodesAndBadUnits) {
   EXPECT_TRUE(r->findings.empty());
   EXPECT_EQ(r->codings_added, 0);
   EXPECT_EQ(r->quantities_converted, 1);  // to kg
+  // A score is dimensionless like a ratio, but is never converted to one.
+  r = TranslateBundle(*t, *Ucum::Embedded(), {}, Bundle("K", R"({"value":3,"unit":"{score}"})"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->quantities_converted, 0);
+  EXPECT_EQ(r->quantities_coded, 1);
   EXPECT_FALSE(TranslateBundle(*t, *Ucum::Embedded(), {kMap}, "{\"valueQuantity\"").ok());
+}
+
+// Real data: the Synthea patient Bundles (US units) translate with no
+// invalid unit; g/dL becomes g/L, mg/dL stays as sent.
+TEST(TranslateBundle, SyntheaUnitsAreAllUcum) {
+  const std::string dir = std::string(LHCR_SHARED_DATA) + "/synthea-r4";
+  if (!std::filesystem::is_directory(dir)) GTEST_SKIP() << "no shared data at " << dir;
+  TerminologyBuilder empty;
+  auto t = std::move(empty).Build();
+  int converted = 0, coded = 0, bundles = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".json") continue;
+    std::ifstream in(e.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    auto r = TranslateBundle(*t, *Ucum::Embedded(), {}, text.str());
+    ASSERT_TRUE(r.ok()) << e.path() << ": " << r.status().message();
+    for (const auto& f : r->findings) ADD_FAILURE() << e.path() << ": " << f.message;
+    converted += r->quantities_converted;
+    coded += r->quantities_coded;
+    if (r->changed) {
+      auto d = fhir::ParseJson(r->bundle_json);
+      ASSERT_TRUE(d.ok());
+      for (const auto& entry : (*d)["entry"].GetArray()) {
+        const auto* q = fhir::Member(entry["resource"], "valueQuantity");
+        if (q != nullptr) {
+          EXPECT_NE(fhir::StringMember(*q, "code"), "g/dL");
+        }
+      }
+      auto again = TranslateBundle(*t, *Ucum::Embedded(), {}, r->bundle_json);
+      ASSERT_TRUE(again.ok());
+      EXPECT_FALSE(again->changed) << e.path();
+    }
+    ++bundles;
+  }
+  EXPECT_GT(bundles, 10);
+  EXPECT_GT(converted, 0);  // g/dL, 10*3/uL, 10*6/uL
+  EXPECT_GE(coded, 0);
 }
 
 }  // namespace

@@ -345,35 +345,12 @@ const std::vector<std::string>& Ucum::DefaultPreferredUnits() {
 }
 
 const std::set<std::string>& Ucum::CanonicalUnits() {
-  static const std::set<std::string> kUnits = {"mmol/L",
-                                               "umol/L",
-                                               "nmol/L",
-                                               "pmol/L",
-                                               "mg/dL",
-                                               "g/L",
-                                               "mg/L",
-                                               "g/dL",
-                                               "mmol/mol",
-                                               "%",
-                                               "mL/min/{1.73_m2}",
-                                               "mg/mmol",
-                                               "kg",
-                                               "g",
-                                               "cm",
-                                               "m",
-                                               "mm[Hg]",
-                                               "kg/m2",
-                                               "10*9/L",
-                                               "10*12/L",
-                                               "/min",
-                                               "Cel",
-                                               "U/L",
-                                               "[IU]/L",
-                                               "mL/min",
-                                               "fL",
-                                               "pg",
-                                               "s",
-                                               "L"};
+  // clang-format off
+  static const std::set<std::string> kUnits = {
+      "mmol/L", "umol/L", "nmol/L", "pmol/L", "mg/dL", "g/L", "mg/L", "mmol/mol", "%",
+      "mL/min/{1.73_m2}", "mg/mmol", "kg", "g", "cm", "m", "mm[Hg]", "kg/m2", "10*9/L",
+      "10*12/L", "/min", "Cel", "U/L", "[IU]/L", "mL/min", "fL", "pg", "s", "L"};
+  // clang-format on
   return kUnits;
 }
 
