@@ -309,6 +309,36 @@ def main():
             with open(os.path.join(fdir, f"ValueSet-isa-{name}.json"), "w") as f:
                 json.dump(vs, f, indent=1)
                 f.write("\n")
+    # dm+d: each level as a value set (property filter), and each VTM with
+    # its products (is-a), for matching medicines by moiety.
+    for old in os.listdir(fdir):
+        if old.startswith("ValueSet-dmd-"):
+            os.remove(os.path.join(fdir, old))
+    for level in ("VTM", "VMP", "AMP"):
+        vs = {
+            "resourceType": "ValueSet", "id": "dmd-" + level.lower(),
+            "url": f"{BASE}/ValueSet/dmd-{level.lower()}", "version": EFFECTIVE,
+            "name": "Dmd_" + level, "status": "active",
+            "description": f"Every loaded dm+d {level}",
+            "compose": {"include": [{"system": "http://snomed.info/sct", "filter": [
+                {"property": "dmd-level", "op": "=", "value": level}]}]},
+        }
+        with open(os.path.join(fdir, f"ValueSet-dmd-{level.lower()}.json"), "w") as f:
+            json.dump(vs, f, indent=1)
+            f.write("\n")
+    for code, name in sorted(vtms.items()):
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        vs = {
+            "resourceType": "ValueSet", "id": "dmd-vtm-" + slug,
+            "url": f"{BASE}/ValueSet/dmd-vtm-{slug}", "version": EFFECTIVE,
+            "name": "Dmd_vtm_" + re.sub(r"[^A-Za-z0-9]", "_", slug), "status": "active",
+            "description": f"The dm+d VTM {code} |{name}| and its VMPs and AMPs",
+            "compose": {"include": [{"system": "http://snomed.info/sct", "filter": [
+                {"property": "concept", "op": "is-a", "value": code}]}]},
+        }
+        with open(os.path.join(fdir, f"ValueSet-dmd-vtm-{slug}.json"), "w") as f:
+            json.dump(vs, f, indent=1)
+            f.write("\n")
     cs = {
         "resourceType": "CodeSystem", "id": "loinc-subset", "url": "http://loinc.org",
         "version": "2.78", "name": "LOINC_subset", "status": "active", "content": "fragment",

@@ -178,7 +178,7 @@ TEST(Terminology, LoadsTheShippedSubset) {
   TerminologyStats st = t->stats();
   EXPECT_GT(st.concepts, 4000);
   EXPECT_GT(st.is_a_edges, 1000);
-  EXPECT_GT(st.value_sets, 60);
+  EXPECT_GT(st.value_sets, 68);
   auto t2 = t->Lookup(kSnomed, "44054006");
   ASSERT_TRUE(t2.ok());
   EXPECT_NE(t2->display.find("diabetes"), std::string::npos) << t2->display;
@@ -205,6 +205,17 @@ TEST(Terminology, LoadsTheShippedSubset) {
                             kSnomed, "44054006", "");
   ASSERT_TRUE(in.ok());
   EXPECT_TRUE(in->result) << in->message;
+  // dm+d value sets: by level (a property filter) and by moiety (is-a).
+  auto vmps = t->Expand("https://lhcr.example.org/fhir/ValueSet/dmd-vmp", "", 0, 0);
+  ASSERT_TRUE(vmps.ok()) << vmps.status().message();
+  EXPECT_EQ(vmps->total, 67);
+  auto metformin =
+      t->Expand("https://lhcr.example.org/fhir/ValueSet/dmd-vtm-metformin", "", 0, 1000);
+  ASSERT_TRUE(metformin.ok());
+  bool has_vmp = false;
+  for (const auto& i : metformin->items) has_vmp = has_vmp || i.code == "325278007";
+  EXPECT_TRUE(has_vmp);
+  EXPECT_GT(metformin->total, 5);
   auto loinc = t->Lookup(kLoinc, "718-7");
   ASSERT_TRUE(loinc.ok());
   EXPECT_EQ(loinc->display, "Hemoglobin [Mass/volume] in Blood");
