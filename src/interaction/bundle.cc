@@ -291,6 +291,9 @@ Result<Response> Interactions::Bundle(const RequestContext& ctx, const std::stri
     if (auto p = PrepareResource(std::move(res)); p.ok()) {
       p->numbers = numbers;
       p->pointer = pointer_of(e);
+      // A create's id is fixed here and its version is 1 unless the id is
+      // taken (then the transaction serialises it itself, and fails).
+      if (e.method == "POST") SerialiseAhead(*p, new_ids[e.index]);
       prepared[e.index] = std::move(p).value();
     }
   }

@@ -4,8 +4,10 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <unordered_map>
 
@@ -151,9 +153,17 @@ struct Interactions::Impl {
     v.version = current ? current->version + 1 : 1;
     v.last_updated = clock.Now();
     v.method = method;
-    SetIdAndMeta(p.doc, id, v.version, v.last_updated);
-    v.json =
-        p.numbers ? fhir::ToJsonKeepingNumbers(p.doc, *p.numbers, p.pointer) : fhir::ToJson(p.doc);
+    if (!p.ahead_json.empty() && v.version == 1 && p.ahead_id == id) {
+      const std::string instant = FormatInstant(v.last_updated);
+      v.json.reserve(p.ahead_json.size() - p.ahead_len + instant.size());
+      v.json.append(p.ahead_json, 0, p.ahead_at);
+      v.json.append(instant);
+      v.json.append(p.ahead_json, p.ahead_at + p.ahead_len);
+    } else {
+      SetIdAndMeta(p.doc, id, v.version, v.last_updated);
+      v.json = p.numbers ? fhir::ToJsonKeepingNumbers(p.doc, *p.numbers, p.pointer)
+                         : fhir::ToJson(p.doc);
+    }
     std::vector<IndexRow> old_rows;
     if (current) old_rows = RowsOf(*current);
     RETURN_IF_ERROR(txn.Put(v, p.rows, old_rows));
@@ -758,6 +768,27 @@ Result<Response> Interactions::WriteInTxn(store::WriteTxn& txn, JsonDoc doc, con
 
 Result<PreparedResource> Interactions::PrepareResource(JsonDoc doc) {
   return impl_->Prepare(std::move(doc));
+}
+
+void Interactions::SerialiseAhead(PreparedResource& p, const std::string& id) {
+  // A stand-in no resource holds by chance: a per-process random token.
+  static const std::string kStandIn = [] {
+    std::random_device rd;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "lhcr-pending-lastUpdated-%08x%08x", rd(), rd());
+    return std::string(buf);
+  }();
+  SetIdAndMeta(p.doc, id, 1, 0);
+  auto& a = p.doc.GetAllocator();
+  SetString(p.doc.FindMember("meta")->value, "lastUpdated", kStandIn, a);
+  std::string json =
+      p.numbers ? fhir::ToJsonKeepingNumbers(p.doc, *p.numbers, p.pointer) : fhir::ToJson(p.doc);
+  const size_t at = json.find(kStandIn);
+  if (at == std::string::npos || json.find(kStandIn, at + 1) != std::string::npos) return;
+  p.ahead_json = std::move(json);
+  p.ahead_id = id;
+  p.ahead_at = at;
+  p.ahead_len = kStandIn.size();
 }
 
 Result<Response> Interactions::WritePreparedInTxn(store::WriteTxn& txn, PreparedResource& p,

@@ -34,6 +34,14 @@ struct PreparedResource {
   // Pointer from the parsed request, and where the resource sits in it.
   std::shared_ptr<const fhir::NumberTexts> numbers;
   std::string pointer;
+  // The stored text of version 1 under id `ahead_id`, serialised before the
+  // transaction (SerialiseAhead) with a stand-in lastUpdated at
+  // [ahead_at, ahead_at + ahead_len): the writer splices the time in
+  // instead of serialising on the store's single writer thread.
+  std::string ahead_json;
+  std::string ahead_id;
+  size_t ahead_at = 0;
+  size_t ahead_len = 0;
 };
 
 // What a successful interaction produced.
@@ -134,6 +142,9 @@ class Interactions {
   // Validation and index extraction, outside any transaction (CPU work that
   // should not hold up the store's single writer).
   Result<PreparedResource> PrepareResource(fhir::JsonDoc doc);
+  // Serialises `p` as version 1 of `id` ahead of the transaction (see
+  // PreparedResource::ahead_json); leaves it as it was if that cannot be done.
+  void SerialiseAhead(PreparedResource& p, const std::string& id);
   Result<Response> WritePreparedInTxn(store::WriteTxn& txn, PreparedResource& p,
                                       const std::string& id, bool create, const Preconditions& pre);
   Result<Response> ReadInTxn(store::WriteTxn& txn, const RequestContext& ctx,
