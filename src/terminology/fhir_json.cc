@@ -155,6 +155,10 @@ Result<ConceptMap> ParseConceptMap(const Json& r) {
   if (map.url.empty()) return Status::Incorrect("ConceptMap without a url");
   map.version = Str(r, "version");
   map.name = Str(r, "name");
+  map.source_scope = Str(r, "sourceUri");
+  if (map.source_scope.empty()) map.source_scope = Str(r, "sourceCanonical");
+  map.target_scope = Str(r, "targetUri");
+  if (map.target_scope.empty()) map.target_scope = Str(r, "targetCanonical");
   if (const Json* groups = Array(r, "group")) {
     for (const Json& g : groups->GetArray()) {
       if (!g.IsObject()) return Status::Incorrect("ConceptMap.group is not an object");

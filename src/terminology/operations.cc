@@ -259,15 +259,31 @@ Result<std::string> TranslateOperation(const Terminology& t, const OperationPara
   if (code.empty()) return Status::Incorrect("parameter 'code' (or 'coding') is required");
   if (system.empty()) return Status::Incorrect("parameter 'system' is required with 'code'");
   std::string target_system = First(p, "targetsystem");
-  if (url.empty()) {
-    // Without a map url: the maps whose groups go from `system`
-    // (source/target value sets are not used to choose).
-    if (First(p, "source").empty() && First(p, "target").empty() && target_system.empty() &&
-        t.ConceptMapUrls().empty()) {
-      return Status::NotFound("no concept map is loaded");
+  // Without a url: the maps whose scope is the given source / target value
+  // set (R4 $translate "source", "target"), else every loaded map.
+  std::vector<std::string> urls;
+  if (!url.empty()) {
+    urls.push_back(url);
+  } else {
+    const std::string source = First(p, "source"), target = First(p, "target");
+    for (const std::string& u : t.ConceptMapUrls()) {
+      const ConceptMap* m = t.FindConceptMap(u);
+      if (!source.empty() && m->source_scope != source) continue;
+      if (!target.empty() && m->target_scope != target) continue;
+      urls.push_back(u);
+    }
+    if (urls.empty()) {
+      return Status::NotFound("no loaded concept map" +
+                              (source.empty() && target.empty()
+                                   ? std::string()
+                                   : " from '" + source + "' to '" + target + "'"));
     }
   }
-  ASSIGN_OR_RETURN(std::vector<Translation> matches, t.Translate(url, system, code, target_system));
+  std::vector<Translation> matches;
+  for (const std::string& u : urls) {
+    ASSIGN_OR_RETURN(std::vector<Translation> found, t.Translate(u, system, code, target_system));
+    for (Translation& m : found) matches.push_back(std::move(m));
+  }
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();

@@ -7,8 +7,9 @@
 //                            -> Parameters (result, message?, display?)
 //   ValueSet/$expand         url [, filter, count, offset] -> ValueSet with
 //                            expansion (total, offset, contains)
-//   ConceptMap/$translate    url or (source/target), system, code (or
-//                            coding) [, target / targetsystem]
+//   ConceptMap/$translate    url, or source / target (the maps with that
+//                            scope), or every map; system, code (or
+//                            coding) [, targetsystem]
 //                            -> Parameters (result, message, match*)
 // R4 OperationDefinitions CodeSystem-lookup, ValueSet-validate-code,
 // ValueSet-expand, ConceptMap-translate. A parameter's value may be any

@@ -76,5 +76,36 @@ TEST(Operations, AnswerWithWholeResources) {
             StatusCode::kNotFound);  // no map loaded at all
 }
 
+TEST(Operations, TranslateChoosesMapsBySourceAndTargetScope) {
+  TerminologyBuilder b;
+  for (const char* m : {
+           R"({"resourceType":"ConceptMap","url":"http://m/1","sourceUri":"http://vs/a",
+               "targetUri":"http://vs/sct","group":[{"source":"s","target":"t1",
+               "element":[{"code":"c","target":[{"code":"x"}]}]}]})",
+           R"({"resourceType":"ConceptMap","url":"http://m/2","sourceCanonical":"http://vs/b",
+               "group":[{"source":"s","target":"t2",
+               "element":[{"code":"c","target":[{"code":"y"}]}]}]})"}) {
+    ASSERT_TRUE(b.AddFhirJson(m).ok());
+  }
+  auto t = std::move(b).Build();
+  auto all = TranslateOperation(*t, {{"system", "s"}, {"code", "c"}});
+  ASSERT_TRUE(all.ok());
+  EXPECT_NE(all->find("\"code\":\"x\""), std::string::npos);
+  EXPECT_NE(all->find("\"code\":\"y\""), std::string::npos);
+  auto b_only = TranslateOperation(*t, {{"system", "s"}, {"code", "c"}, {"source", "http://vs/b"}});
+  ASSERT_TRUE(b_only.ok());
+  EXPECT_EQ(b_only->find("\"code\":\"x\""), std::string::npos);
+  EXPECT_NE(b_only->find("\"code\":\"y\""), std::string::npos);
+  auto to_sct =
+      TranslateOperation(*t, {{"system", "s"}, {"code", "c"}, {"target", "http://vs/sct"}});
+  ASSERT_TRUE(to_sct.ok());
+  EXPECT_NE(to_sct->find("\"code\":\"x\""), std::string::npos);
+  EXPECT_EQ(to_sct->find("\"code\":\"y\""), std::string::npos);
+  EXPECT_EQ(TranslateOperation(*t, {{"system", "s"}, {"code", "c"}, {"source", "http://vs/z"}})
+                .status()
+                .code(),
+            StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace lhcr::terminology

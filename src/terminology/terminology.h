@@ -97,6 +97,9 @@ struct ConceptMap {
   std::string url;
   std::string version;
   std::string name;
+  // The value sets it maps from and to (source[x] / target[x]); may be empty.
+  std::string source_scope;
+  std::string target_scope;
   std::vector<MapGroup> groups;
   bool operator==(const ConceptMap&) const = default;
 };
