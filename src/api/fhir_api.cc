@@ -81,7 +81,7 @@ bool FhirApi::IsCheap(const HttpRequest& request) {
   return (n == 2 && parts[1][0] != '_') || (n == 4 && parts[2] == "_history");
 }
 
-HttpResponse FhirApi::Handle(const HttpRequest& request) {
+HttpResponse FhirApi::Handle(const HttpRequest& request, const auth::Principal* principal) {
   std::string_view path = request.Path();
   if (path == "/healthz") {
     HttpResponse r;
@@ -96,8 +96,12 @@ HttpResponse FhirApi::Handle(const HttpRequest& request) {
     return r;
   }
   if (path == "/fhir" || path.rfind("/fhir/", 0) == 0) {
-    HttpResponse r = HandleFhir(request, path.substr(5));
-    if (request.method == "HEAD") r.body.clear();
+    HttpResponse r = HandleFhir(request, path.substr(5), principal);
+    if (request.method == "HEAD") {
+      // The length GET would have sent (RFC 9110 9.3.2), not 0.
+      r.SetHeader("Content-Length", std::to_string(r.body.size()));
+      r.body.clear();
+    }
     return r;
   }
   return Error(Status::NotFound("no such endpoint: " + std::string(path)));
@@ -126,8 +130,26 @@ void FhirApi::DeclareOperations(std::string& capabilities) const {
   capabilities = fhir::ToJson(*doc);
 }
 
-HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) {
+// rest.security: what the auth gate enforces, as SMART on FHIR says it.
+void FhirApi::DeclareSecurity(std::string& capabilities) const {
+  auto doc = fhir::ParseJson(capabilities);
+  auto security = fhir::ParseJson(options_.security);
+  if (!doc.ok() || !security.ok()) return;
+  auto& a = doc->GetAllocator();
+  fhir::Json* rest = const_cast<fhir::Json*>(fhir::Member(*doc, "rest"));
+  if (rest == nullptr || !rest->IsArray() || rest->Empty()) return;
+  fhir::Json copy;
+  copy.CopyFrom(*security, a);
+  fhir::Json& first = (*rest)[0];
+  if (first.HasMember("security")) first.RemoveMember("security");
+  first.AddMember("security", std::move(copy), a);
+  capabilities = fhir::ToJson(*doc);
+}
+
+HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path,
+                                 const auth::Principal* principal) {
   RequestContext ctx;
+  ctx.principal = principal;
   if (!options_.base_url.empty()) {
     ctx.base_url = options_.base_url;
   } else {
@@ -209,6 +231,7 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
     if (m == "GET" || m == "HEAD") {
       result = interactions_.Capabilities(ctx);
       if (result->ok() && !options_.operations.empty()) DeclareOperations((*result)->body);
+      if (result->ok() && !options_.security.empty()) DeclareSecurity((*result)->body);
     }
   } else if (parts[0] == "_history" && parts.size() == 1) {
     if (m == "GET" || m == "HEAD") result = interactions_.History(ctx, "", "", *query);
@@ -229,13 +252,19 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
                 ? Result<Response>(Status::Unsupported("DELETE needs an id or search criteria"))
                 : interactions_.ConditionalDelete(ctx, type, q);
       }
-    } else if (parts.size() == 2 && !parts[1].empty() && parts[1][0] == '$') {
+    } else if ((parts.size() == 2 || parts.size() == 3) && !parts.back().empty() &&
+               parts.back()[0] == '$') {
+      // Type/$op, or Type/{id}/$op for an instance-level operation.
+      const bool instance = parts.size() == 3;
+      const std::string& name = parts.back();
       const FhirOperation* op = nullptr;
       for (const FhirOperation& o : options_.operations) {
-        if (o.type == type && "$" + o.name == parts[1]) op = &o;
+        if (o.type == type && o.instance == instance && "$" + o.name == name) op = &o;
       }
+      if (instance) ctx.instance_id = parts[1];
       if (op == nullptr) {
-        result = Status::NotFound("operation " + parts[1] + " is not supported on " + type);
+        result = Status::NotFound("operation " + name + " is not supported on " + type +
+                                  (instance ? " instances" : ""));
       } else if (m == "POST") {
         result = op->run(ctx, req.body);
       } else if ((m == "GET" || m == "HEAD") && !op->affects_state) {
@@ -243,7 +272,7 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
         // state may be invoked with GET, its parameters in the query.
         result = op->run(ctx, ParametersFromQuery(*query));
       } else {
-        result = Status::Unsupported(type + "/" + parts[1] + " takes POST with Parameters");
+        result = Status::Unsupported(type + "/" + name + " takes POST with Parameters");
       }
     } else if (parts.size() == 2 && parts[1] == "_search") {
       if (m == "POST" && !req.body.empty() &&

@@ -12,15 +12,18 @@
 #include <vector>
 
 #include "api/http.h"
+#include "auth/auth.h"
 #include "base/status.h"
 #include "interaction/interaction.h"
 
 namespace lhcr::api {
 
-// A FHIR operation on a type (`POST /fhir/Patient/$match`): the request's
-// body (a Parameters resource, or empty) in, a Response out. An operation
-// that does not affect state is also served on GET, its query parameters
-// passed as a Parameters body of valueStrings.
+// A FHIR operation on a type (`POST /fhir/Patient/$match`) or, with
+// `instance`, on one resource (`GET /fhir/Patient/123/$summary`, the id in
+// RequestContext::instance_id): the request's body (a Parameters resource,
+// or empty) in, a Response out. An operation that does not affect state is
+// also served on GET, its query parameters passed as a Parameters body of
+// valueStrings.
 struct FhirOperation {
   std::string type;  // "Patient"
   std::string name;  // "match" (without the '$')
@@ -29,14 +32,18 @@ struct FhirOperation {
                                               const std::string& body)>
       run;
   bool affects_state = true;
+  bool instance = false;  // served on Type/{id}/$name instead of Type/$name
 };
 
 struct FhirApiOptions {
   // The public base URL ("https://shcr.example.org/fhir"). Empty: taken from
   // the request's Host header as http://HOST/fhir.
   std::string base_url;
-  // Type-level operations served besides the interactions (POST only).
+  // Type- and instance-level operations served besides the interactions.
   std::vector<FhirOperation> operations;
+  // The CapabilityStatement's rest.security (a JSON object: the SMART on
+  // FHIR service and its oauth-uris); empty: none declared.
+  std::string security;
 };
 
 class FhirApi {
@@ -44,14 +51,18 @@ class FhirApi {
   FhirApi(interaction::Interactions& interactions, FhirApiOptions options,
           std::function<std::string()> metrics);
 
-  HttpResponse Handle(const HttpRequest& request);
+  // `principal`: the caller, as the auth gate (api/auth_gate.h) verified it;
+  // null when security is off. Passed on in the RequestContext.
+  HttpResponse Handle(const HttpRequest& request, const auth::Principal* principal = nullptr);
 
   // Whether the request is a cheap point read that may run on an I/O thread.
   static bool IsCheap(const HttpRequest& request);
 
  private:
-  HttpResponse HandleFhir(const HttpRequest& request, std::string_view path);
+  HttpResponse HandleFhir(const HttpRequest& request, std::string_view path,
+                          const auth::Principal* principal);
   void DeclareOperations(std::string& capabilities) const;
+  void DeclareSecurity(std::string& capabilities) const;
 
   interaction::Interactions& interactions_;
   FhirApiOptions options_;

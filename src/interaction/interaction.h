@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/auth.h"
 #include "base/ids.h"
 #include "base/status.h"
 #include "base/time.h"
