@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "auth/auth.h"
 #include "base/ids.h"
 #include "base/status.h"
 #include "base/time.h"
@@ -68,6 +67,7 @@ struct Preconditions {
 struct RequestContext {
   std::string base_url;  // "http://host:port/fhir", for fullUrl and links
   bool strict = false;   // Prefer: handling=strict
+  std::string instance_id;  // the {id} of an instance-level operation (Type/{id}/$op)
 };
 
 struct Options {
