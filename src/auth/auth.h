@@ -129,8 +129,10 @@ class TokenVerifier {
   std::unique_ptr<Impl> impl_;
 };
 
-// A JWKS from a file or an http(s) URL (the text, checked to be JSON).
-Result<std::string> LoadJwks(const std::string& file_or_url);
+// A JWKS from a file (the text, checked to be a JSON object). kUnavailable
+// when the file cannot be read, kIncorrect when it is not JSON. (Fetching a
+// JWKS from the issuer's URL is not done yet: docs/SECURITY.md.)
+Result<std::string> LoadJwks(const std::string& file);
 
 // What a development token says.
 struct TokenRequest {

@@ -8,6 +8,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "ok";
     case StatusCode::kIncorrect:
       return "incorrect";
+    case StatusCode::kUnauthenticated:
+      return "unauthenticated";
     case StatusCode::kForbidden:
       return "forbidden";
     case StatusCode::kNotFound:

@@ -19,17 +19,18 @@ namespace lhcr {
 
 enum class StatusCode {
   kOk = 0,
-  kIncorrect,      // the input is malformed or invalid (HTTP 400 / 422)
-  kForbidden,      // the caller may not do this (403)
-  kNotFound,       // no such thing (404)
-  kConflict,       // a version or uniqueness conflict (409)
-  kPrecondition,   // a stated precondition (If-Match, a conditional match) fails (412)
-  kUnprocessable,  // well-formed, but breaks a rule of the content (422)
-  kGone,           // it existed and was deleted (410)
-  kUnsupported,    // not implemented or not allowed here (405 / 501)
-  kBusy,           // try again later (429 / 503)
-  kUnavailable,    // a dependency is down (503)
-  kFault,          // a bug or an unexpected failure (500)
+  kIncorrect,        // the input is malformed or invalid (HTTP 400 / 422)
+  kForbidden,        // the caller may not do this (403)
+  kNotFound,         // no such thing (404)
+  kConflict,         // a version or uniqueness conflict (409)
+  kPrecondition,     // a stated precondition (If-Match, a conditional match) fails (412)
+  kUnprocessable,    // well-formed, but breaks a rule of the content (422)
+  kGone,             // it existed and was deleted (410)
+  kUnsupported,      // not implemented or not allowed here (405 / 501)
+  kBusy,             // try again later (429 / 503)
+  kUnavailable,      // a dependency is down (503)
+  kFault,            // a bug or an unexpected failure (500)
+  kUnauthenticated,  // no valid credentials: who is asking is not known (401)
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -50,6 +51,9 @@ class Status {
 
   static Status Ok() { return Status(); }
   static Status Incorrect(std::string m) { return {StatusCode::kIncorrect, std::move(m)}; }
+  static Status Unauthenticated(std::string m) {
+    return {StatusCode::kUnauthenticated, std::move(m)};
+  }
   static Status Forbidden(std::string m) { return {StatusCode::kForbidden, std::move(m)}; }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status Conflict(std::string m) { return {StatusCode::kConflict, std::move(m)}; }

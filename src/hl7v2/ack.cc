@@ -139,6 +139,7 @@ AckCode AckCodeFor(const Status& status) {
     case StatusCode::kOk:
       return AckCode::kAA;
     case StatusCode::kUnsupported:
+    case StatusCode::kUnauthenticated:
     case StatusCode::kForbidden:
     case StatusCode::kBusy:
     case StatusCode::kUnavailable:

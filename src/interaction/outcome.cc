@@ -10,6 +10,8 @@ int HttpStatusFor(const Status& status) {
       return 200;
     case StatusCode::kIncorrect:
       return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
     case StatusCode::kForbidden:
       return 403;
     case StatusCode::kNotFound:
@@ -38,6 +40,8 @@ std::string_view IssueCodeFor(StatusCode c) {
   switch (c) {
     case StatusCode::kIncorrect:
       return "invalid";
+    case StatusCode::kUnauthenticated:
+      return "login";
     case StatusCode::kForbidden:
       return "forbidden";
     case StatusCode::kNotFound:
