@@ -1,0 +1,49 @@
+// One chain entry's text: an Event as an AuditEvent resource, sealed with
+// its sequence number, its predecessor's hash and its own hash (audit.h says
+// how). Inside the audit room only.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/audit.h"
+#include "store/index_row.h"
+
+namespace lhcr::audit {
+
+inline constexpr std::string_view kGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+// An Event serialised ahead of the transaction (the CPU work done on the
+// caller's thread): the AuditEvent's members between its id and its chain
+// extension, and its search index rows.
+struct PreparedEntry {
+  Millis recorded = 0;
+  std::string members;  // `"meta":{...},...` without braces
+  std::vector<store::IndexRow> rows;
+};
+
+PreparedEntry PrepareEntry(const Event& e, const fhir::SearchParamRegistry& params);
+
+// The stored text of entry `seq` after an entry whose hash is `prev`; sets
+// *hash to the new entry's hash.
+std::string SealEntry(const PreparedEntry& p, int64_t seq, std::string_view prev,
+                      std::string* hash);
+
+// Hex SHA-256 of `text`.
+std::string Sha256Hex(std::string_view text);
+
+// What an entry's stored text says of its place in the chain.
+struct ParsedEntry {
+  int64_t seq = 0;
+  std::string prev;
+  std::string hash;        // as stored
+  std::string recomputed;  // of the stored text
+};
+
+// kIncorrect when the text is not a sealed entry (no chain extension, id
+// and sequence differ, a malformed hash).
+Result<ParsedEntry> ParseEntry(std::string_view text);
+
+}  // namespace lhcr::audit
