@@ -466,6 +466,9 @@ int main(int argc, char** argv) {
   mpi_e->add_option("--cluster-cross", mpi_options.cluster_cross_probability,
                     "Least match probability of every cross pair for two clusters to merge")
       ->capture_default_str();
+  mpi_e->add_flag("!--no-twins-rule", mpi_options.twins_to_review,
+                  "Let 'same birth date, different given name, no identifier agrees' auto-link "
+                  "(for exploration)");
   lhcr::ServeArgs relink_args;
   CLI::App* mpi_r = mpi->add_subcommand(
       "relink", "Match every stored Patient again; write Persons (links, grades) and review Tasks");

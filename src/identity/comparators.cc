@@ -52,26 +52,56 @@ double JaroWinkler(std::string_view a, std::string_view b) {
   if (a.empty() || b.empty()) return 0.0;
   if (a == b) return 1.0;
   const int la = static_cast<int>(a.size()), lb = static_cast<int>(b.size());
+  if (la > 128 || lb > 128) return 0.0;  // not a name or an address line
   const int window = std::max(0, std::max(la, lb) / 2 - 1);
-  // Names and addresses are short; a fixed buffer avoids allocation.
-  bool ma[128] = {}, mb[128] = {};
-  if (la > 128 || lb > 128) return a == b ? 1.0 : 0.0;
+  // Which characters matched, as bit sets (two words cover 128): names and
+  // addresses are short, and this runs for most candidate pairs.
+  uint64_t ma[2] = {0, 0}, mb[2] = {0, 0};
+  auto test = [](const uint64_t* m, int i) { return (m[i >> 6] >> (i & 63)) & 1; };
+  auto set = [](uint64_t* m, int i) { m[i >> 6] |= uint64_t{1} << (i & 63); };
   int matches = 0;
-  for (int i = 0; i < la; ++i) {
-    int lo = std::max(0, i - window), hi = std::min(lb - 1, i + window);
-    for (int j = lo; j <= hi; ++j) {
-      if (!mb[j] && a[i] == b[j]) {
-        ma[i] = mb[j] = true;
-        ++matches;
-        break;
+  if (lb <= 64) {
+    // Bit-parallel: where each character occurs in b (by c & 31; a shared
+    // bucket is checked against the text), so each a[i] finds its first
+    // unmatched equal character in the window with a few word operations
+    // instead of a scan — the same choice the scan makes.
+    uint64_t where[32] = {};
+    for (int j = 0; j < lb; ++j) where[static_cast<unsigned char>(b[j]) & 31] |= uint64_t{1} << j;
+    for (int i = 0; i < la; ++i) {
+      const int lo = std::max(0, i - window), hi = std::min(lb - 1, i + window);
+      if (lo > hi) continue;
+      const int width = hi - lo + 1;
+      const uint64_t in_window = (width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1) << lo;
+      uint64_t candidates = where[static_cast<unsigned char>(a[i]) & 31] & in_window & ~mb[0];
+      while (candidates != 0) {
+        const int j = __builtin_ctzll(candidates);
+        if (b[j] == a[i]) {
+          set(ma, i);
+          set(mb, j);
+          ++matches;
+          break;
+        }
+        candidates &= candidates - 1;
+      }
+    }
+  } else {
+    for (int i = 0; i < la; ++i) {
+      int lo = std::max(0, i - window), hi = std::min(lb - 1, i + window);
+      for (int j = lo; j <= hi; ++j) {
+        if (a[i] == b[j] && !test(mb, j)) {
+          set(ma, i);
+          set(mb, j);
+          ++matches;
+          break;
+        }
       }
     }
   }
   if (matches == 0) return 0.0;
   int t = 0;
   for (int i = 0, j = 0; i < la; ++i) {
-    if (!ma[i]) continue;
-    while (!mb[j]) ++j;
+    if (!test(ma, i)) continue;
+    while (!test(mb, j)) ++j;
     if (a[i] != b[j]) ++t;
     ++j;
   }
@@ -80,6 +110,30 @@ double JaroWinkler(std::string_view a, std::string_view b) {
   int prefix = 0;
   while (prefix < 4 && prefix < la && prefix < lb && a[prefix] == b[prefix]) ++prefix;
   return jaro + prefix * 0.1 * (1.0 - jaro);
+}
+
+double JaroWinklerAtLeast(std::string_view a, std::string_view b, double floor) {
+  if (a.empty() || b.empty()) return 0.0;
+  if (a == b) return 1.0;
+  // Matches m <= the characters the two share as multisets; counting by
+  // (c & 31) merges some characters, which can only raise that bound. Then
+  // jaro <= (m/la + m/lb + 1) / 3 (no transpositions), and Winkler's bonus
+  // grows with jaro, so the bound holds for the final score.
+  uint8_t ca[32] = {}, cb[32] = {};
+  for (char c : a) ++ca[static_cast<unsigned char>(c) & 31];
+  for (char c : b) ++cb[static_cast<unsigned char>(c) & 31];
+  int m = 0;
+  for (int i = 0; i < 32; ++i) m += std::min(ca[i], cb[i]);
+  if (m == 0) return 0.0;
+  const double la = static_cast<double>(a.size()), lb = static_cast<double>(b.size());
+  const double jaro = (m / la + m / lb + 1.0) / 3.0;
+  int prefix = 0;
+  while (prefix < 4 && prefix < static_cast<int>(a.size()) &&
+         prefix < static_cast<int>(b.size()) && a[prefix] == b[prefix]) {
+    ++prefix;
+  }
+  if (jaro + prefix * 0.1 * (1.0 - jaro) < floor) return 0.0;
+  return JaroWinkler(a, b);
 }
 
 int Levenshtein(std::string_view a, std::string_view b) {
@@ -98,7 +152,14 @@ int Levenshtein(std::string_view a, std::string_view b) {
 
 int OsaDistance(std::string_view a, std::string_view b) {
   const size_t n = a.size(), m = b.size();
-  std::vector<int> d((n + 1) * (m + 1));
+  // Codes, numbers and dates are short: no allocation for them.
+  int small[17 * 17];
+  std::vector<int> large;
+  int* d = small;
+  if ((n + 1) * (m + 1) > std::size(small)) {
+    large.resize((n + 1) * (m + 1));
+    d = large.data();
+  }
   auto at = [&](size_t i, size_t j) -> int& { return d[i * (m + 1) + j]; };
   for (size_t i = 0; i <= n; ++i) at(i, 0) = static_cast<int>(i);
   for (size_t j = 0; j <= m; ++j) at(0, j) = static_cast<int>(j);
@@ -114,17 +175,40 @@ int OsaDistance(std::string_view a, std::string_view b) {
   return at(n, m);
 }
 
+// Every edit
+// changes the character counts by at most 2 (a substitution: one down, one
+// up; a transposition: none), so half their total difference is a lower
+// bound that settles most unequal codes without the dynamic programme.
+int OsaDistanceAtMost(std::string_view a, std::string_view b, int k) {
+  const int gap = static_cast<int>(a.size() > b.size() ? a.size() - b.size() : b.size() - a.size());
+  if (gap > k) return k + 1;
+  int counts[64] = {};
+  for (char c : a) ++counts[static_cast<unsigned char>(c) & 63];
+  for (char c : b) --counts[static_cast<unsigned char>(c) & 63];
+  int diff = 0;
+  for (int c : counts) diff += c < 0 ? -c : c;
+  if ((diff + 1) / 2 > k) return k + 1;
+  return OsaDistance(a, b);
+}
+
 namespace {
 
 std::string DobDigits(const PartialDate& d) {
   if (!d.known()) return "";
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04d%02d%02d", d.year % 10000, d.month % 100, d.day % 100);
-  return buf;
+  // YYYYMMDD without printf (this runs for every pair whose dates differ).
+  std::string out(8, '0');
+  auto put = [&](int v, int pos, int width) {
+    v = v < 0 ? -v : v;
+    for (int i = pos + width - 1; i >= pos; --i, v /= 10) out[i] = static_cast<char>('0' + v % 10);
+  };
+  put(d.year % 10000, 0, 4);
+  put(d.month % 100, 4, 2);
+  put(d.day % 100, 6, 2);
+  return out;
 }
 
 bool Similar(const std::string& a, const std::string& b) {
-  return !a.empty() && !b.empty() && (a == b || JaroWinkler(a, b) >= 0.95);
+  return !a.empty() && !b.empty() && (a == b || JaroWinklerAtLeast(a, b, 0.95) >= 0.95);
 }
 
 bool Swapped(const PreparedRecord& a, const PreparedRecord& b) {
@@ -184,7 +268,7 @@ uint8_t CompareGiven(const PreparedRecord& a, const PreparedRecord& b) {
   };
   if (in(a.given, b.other_names) || in(b.given, a.other_names)) return kGivenNickname;
   if (Swapped(a, b)) return kGivenSwapped;
-  double jw = JaroWinkler(a.given, b.given);
+  double jw = JaroWinklerAtLeast(a.given, b.given, 0.70);
   if (jw >= 0.95) return kGivenJw95;
   if (jw >= 0.88) return kGivenJw88;
   bool initial = (a.given.size() == 1 || b.given.size() == 1) && a.given[0] == b.given[0];
@@ -197,7 +281,7 @@ uint8_t CompareFamily(const PreparedRecord& a, const PreparedRecord& b) {
   if (a.family.empty() || b.family.empty()) return kMissing;
   if (a.family == b.family) return kExact;
   if (Swapped(a, b)) return kFamilySwapped;
-  double jw = JaroWinkler(a.family, b.family);
+  double jw = JaroWinklerAtLeast(a.family, b.family, 0.70);
   if (jw >= 0.95) return kFamilyJw95;
   if (jw >= 0.88) return kFamilyJw88;
   if (jw >= 0.70) return kFamilyJw70;
@@ -211,7 +295,7 @@ uint8_t CompareDob(const PartialDate& a, const PartialDate& b) {
     if (a == b) return kExact;
     if (a.year == b.year && a.month == b.day && a.day == b.month) return kDobTransposed;
     if (a.month == b.month && a.day == b.day && std::abs(a.year - b.year) == 1) return kDobOneEdit;
-    if (OsaDistance(DobDigits(a), DobDigits(b)) <= 1) return kDobOneEdit;
+    if (OsaDistanceAtMost(DobDigits(a), DobDigits(b), 1) <= 1) return kDobOneEdit;
     if (a.year == b.year) return kDobSameYear;
     return kDobOther;
   }
@@ -238,22 +322,24 @@ uint8_t ComparePostcode(const PreparedRecord& a, const PreparedRecord& b) {
     if (pa.area == pb.area) return kPostcodeArea;
     return kPostcodeOther;
   }
-  return OsaDistance(a.postcode, b.postcode) <= 1 ? kPostcodeSector : kPostcodeOther;
+  return OsaDistanceAtMost(a.postcode, b.postcode, 1) <= 1 ? kPostcodeSector : kPostcodeOther;
 }
 
 uint8_t CompareNumber(const std::string& a, const std::string& b) {
   using namespace level;
   if (a.empty() || b.empty()) return kMissing;
   if (a == b) return kExact;
-  return OsaDistance(a, b) <= 1 ? kNumberOneEdit : kNumberOther;
+  return OsaDistanceAtMost(a, b, 1) <= 1 ? kNumberOneEdit : kNumberOther;
 }
 
 uint8_t CompareAddress(const PreparedRecord& a, const PreparedRecord& b) {
   using namespace level;
   if (a.address.empty() || b.address.empty()) return kMissing;
   if (a.address == b.address) return kExact;
-  double jw =
-      std::max(JaroWinkler(a.address, b.address), JaroWinkler(a.address_line1, b.address_line1));
+  double jw = JaroWinklerAtLeast(a.address, b.address, 0.70);
+  if (jw < 0.95 && (a.address_line1 != a.address || b.address_line1 != b.address)) {
+    jw = std::max(jw, JaroWinklerAtLeast(a.address_line1, b.address_line1, 0.70));
+  }
   if (jw >= 0.95) return kAddressJw95;
   if (jw >= 0.88) return kAddressJw88;
   if (jw >= 0.70) return kAddressJw70;
@@ -264,7 +350,7 @@ uint8_t CompareTown(const std::string& a, const std::string& b) {
   using namespace level;
   if (a.empty() || b.empty()) return kMissing;
   if (a == b) return kExact;
-  double jw = JaroWinkler(a, b);
+  double jw = JaroWinklerAtLeast(a, b, 0.88);
   if (jw >= 0.95) return kTownJw95;
   if (jw >= 0.88) return kTownJw88;
   return kTownOther;
@@ -274,7 +360,7 @@ uint8_t CompareOtherId(const std::string& a, const std::string& b) {
   using namespace level;
   if (a.empty() || b.empty()) return kMissing;
   if (a == b) return kExact;
-  int d = OsaDistance(a, b);
+  int d = OsaDistanceAtMost(a, b, 2);
   if (d <= 1) return kIdOneEdit;
   if (d == 2) return kIdTwoEdits;
   return kIdOther;
@@ -290,7 +376,7 @@ uint8_t CompareEmail(const PreparedRecord& a, const PreparedRecord& b) {
   if (a.email.empty() || b.email.empty()) return kMissing;
   if (a.email == b.email) return kExact;
   if ((!a.email_local.empty() && a.email_local == b.email_local) ||
-      JaroWinkler(a.email, b.email) >= 0.88) {
+      JaroWinklerAtLeast(a.email, b.email, 0.88) >= 0.88) {
     return kEmailClose;
   }
   return kEmailOther;

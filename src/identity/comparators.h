@@ -124,11 +124,19 @@ uint8_t CompareNhsNumber(const std::string& a, const std::string& b);  // valid 
 uint8_t CompareEmail(const PreparedRecord& a, const PreparedRecord& b);
 uint8_t CompareExact(const std::string& a, const std::string& b);  // missing/equal/different
 
-// Jaro-Winkler similarity in [0, 1] (prefix scale 0.1, prefix up to 4).
+// Jaro-Winkler similarity in [0, 1] (prefix scale 0.1, prefix up to 4); 0 when
+// either string is longer than 128 characters (not a name or an address).
 double JaroWinkler(std::string_view a, std::string_view b);
+// The same where it is at least `floor` (> 0); otherwise 0 or a value below it
+// (often without the O(n*m) matching: an upper bound from the lengths, the
+// characters the strings share and their common prefix rules it out first).
+// For comparators, which only ask which band a pair falls in.
+double JaroWinklerAtLeast(std::string_view a, std::string_view b, double floor);
 // Levenshtein edit distance.
 int Levenshtein(std::string_view a, std::string_view b);
 // Optimal string alignment distance: Levenshtein plus adjacent transposition.
 int OsaDistance(std::string_view a, std::string_view b);
+// The same where it is at most `k`; otherwise some value above `k`.
+int OsaDistanceAtMost(std::string_view a, std::string_view b, int k);
 
 }  // namespace lhcr::identity

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string_view>
+#include <vector>
+
 namespace lhcr::identity {
 namespace {
 
@@ -20,6 +24,85 @@ TEST(StringMetrics, JaroWinklerAndEditDistances) {
   EXPECT_EQ(Levenshtein("kitten", "sitting"), 3);
   EXPECT_EQ(OsaDistance("1234", "1324"), 1);
   EXPECT_EQ(Levenshtein("1234", "1324"), 2);
+}
+
+// The textbook scan (what JaroWinkler computed before it went bit-parallel).
+double ReferenceJaroWinkler(std::string_view a, std::string_view b) {
+  if (a.empty() || b.empty()) return 0.0;
+  if (a == b) return 1.0;
+  const int la = static_cast<int>(a.size()), lb = static_cast<int>(b.size());
+  if (la > 128 || lb > 128) return 0.0;  // JaroWinkler's limit: not a name or address
+  const int window = std::max(0, std::max(la, lb) / 2 - 1);
+  std::vector<bool> ma(la), mb(lb);
+  int matches = 0;
+  for (int i = 0; i < la; ++i) {
+    for (int j = std::max(0, i - window); j <= std::min(lb - 1, i + window); ++j) {
+      if (!mb[j] && a[i] == b[j]) {
+        ma[i] = mb[j] = true;
+        ++matches;
+        break;
+      }
+    }
+  }
+  if (matches == 0) return 0.0;
+  int t = 0;
+  for (int i = 0, j = 0; i < la; ++i) {
+    if (!ma[i]) continue;
+    while (!mb[j]) ++j;
+    if (a[i] != b[j]) ++t;
+    ++j;
+  }
+  double m = matches;
+  double jaro = (m / la + m / lb + (m - t / 2.0) / m) / 3.0;
+  int prefix = 0;
+  while (prefix < 4 && prefix < la && prefix < lb && a[prefix] == b[prefix]) ++prefix;
+  return jaro + prefix * 0.1 * (1.0 - jaro);
+}
+
+// The bounded form answers every band question exactly as the full one:
+// equal when at or above the floor, below the floor when the full one is.
+// Random strings over small alphabets (so they share characters), lengths
+// 1-100 (both JaroWinkler paths, OSA beyond its stack buffer too), digits
+// and letters mixed (they share c & 31 buckets).
+TEST(StringMetrics, BoundedJaroWinklerAgreesWithTheFullOneAboutEveryFloor) {
+  std::mt19937 rng(7);
+  for (const char* alphabet :
+       {"ab", "abcde", "aeiou rstln", "abcdefghijklmnopqrstuvwxyz", "pqrs0123 "}) {
+    const std::string chars(alphabet);
+    auto make = [&](size_t max_len) {
+      std::string s(1 + rng() % max_len, ' ');
+      for (char& c : s) c = chars[rng() % chars.size()];
+      return s;
+    };
+    for (int i = 0; i < 4000; ++i) {
+      const size_t max_len = i % 2 ? 40 : 100;
+      std::string a = make(max_len), b = make(max_len);
+      if (i % 3 == 0) b = a.substr(0, a.size() / 2) + make(max_len);  // common prefixes too
+      const double full = JaroWinkler(a, b);
+      ASSERT_DOUBLE_EQ(full, ReferenceJaroWinkler(a, b)) << a << " | " << b;
+      for (double floor : {0.70, 0.88, 0.95}) {
+        const double bounded = JaroWinklerAtLeast(a, b, floor);
+        if (full >= floor) {
+          EXPECT_DOUBLE_EQ(bounded, full) << a << " | " << b;
+        } else {
+          EXPECT_LT(bounded, floor) << a << " | " << b;
+        }
+      }
+      // OSA with and without the heap: the same as the textbook recurrence
+      // bounds (never more than Levenshtein, never less than the length gap).
+      const int osa = OsaDistance(a, b);
+      for (int k : {0, 1, 2, 3}) {
+        const int bounded = OsaDistanceAtMost(a, b, k);
+        if (osa <= k) {
+          EXPECT_EQ(bounded, osa) << a << " | " << b;
+        } else {
+          EXPECT_GT(bounded, k) << a << " | " << b;
+        }
+      }
+      EXPECT_LE(osa, Levenshtein(a, b));
+      EXPECT_GE(osa, static_cast<int>(std::max(a.size(), b.size()) - std::min(a.size(), b.size())));
+    }
+  }
 }
 
 TEST(CompareGiven, Levels) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 
@@ -47,6 +48,34 @@ TEST(MpiEval, FebrlDataset1) {
   EXPECT_EQ(last.rfind("precision ", 0), 0u) << last;
   EXPECT_NE(last.find(" recall "), std::string::npos);
   EXPECT_NE(last.find(" f1 "), std::string::npos);
+}
+
+// Training on a uniform half of FEBRL dataset2 learns what training on all
+// of it learns: the prior within a factor of two, the same decision on
+// (nearly) every candidate pair, and no false auto-link.
+TEST(TrainOnSample, AHalfSampleLearnsTheSameModel) {
+  std::string path = std::string(LHCR_SHARED_DATA) + "/febrl/dataset2.csv";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "shared data absent: " << path;
+  LabelledRecords data;
+  ASSERT_TRUE(LoadFebrl(path, 0, &data).ok());
+  std::vector<PreparedRecord> records;
+  for (const PersonRecord& r : data.records) records.push_back(Prepare(r));
+  MatcherOptions options;
+  Matcher full = Matcher::TrainOnSample(records, records.size(), options);
+  Matcher half = Matcher::TrainOnSample(records, records.size() / 2, options);
+  EXPECT_NEAR(std::log2(half.model().lambda), std::log2(full.model().lambda), 1.0);
+  size_t same = 0, pairs = 0, false_links = 0;
+  for (const CandidatePair& c : GenerateCandidates(records, options.blocking)) {
+    const ScoredPair a = full.Score(records, c.a, c.b), b = half.Score(records, c.a, c.b);
+    ++pairs;
+    same += a.decision == b.decision;
+    if (b.decision == MatchDecision::kAutoLink && data.truth[c.a] != data.truth[c.b]) {
+      ++false_links;
+    }
+  }
+  ASSERT_GT(pairs, 10000u);
+  EXPECT_GE(static_cast<double>(same) / pairs, 0.99) << same << " of " << pairs;
+  EXPECT_EQ(false_links, 0u);
 }
 
 TEST(MpiEval, BadInputIsAnError) {

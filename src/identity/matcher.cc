@@ -151,12 +151,44 @@ Matcher Matcher::Train(const std::vector<PreparedRecord>& records,
   return Matcher(std::move(em.model), std::move(given_tf), std::move(family_tf), options);
 }
 
+Matcher Matcher::TrainOnSample(const std::vector<PreparedRecord>& records, size_t max_records,
+                               const MatcherOptions& options, TrainingReport* report) {
+  if (records.size() <= max_records) {
+    return Train(records, GenerateCandidates(records, options.blocking), options, report);
+  }
+  // Floyd's algorithm: max_records distinct indices, uniformly.
+  std::mt19937_64 rng(options.seed ^ 0x5a4d504c45ULL);
+  std::set<uint32_t> chosen;
+  const uint32_t n = static_cast<uint32_t>(records.size());
+  for (uint32_t j = n - static_cast<uint32_t>(max_records); j < n; ++j) {
+    const uint32_t t = static_cast<uint32_t>(rng() % (static_cast<uint64_t>(j) + 1));
+    if (!chosen.insert(t).second) chosen.insert(j);
+  }
+  std::vector<PreparedRecord> sample;
+  sample.reserve(chosen.size());
+  for (uint32_t i : chosen) sample.push_back(records[i]);
+  Matcher trained = Train(sample, GenerateCandidates(sample, options.blocking), options, report);
+  TermFrequencies given_tf, family_tf;
+  for (const auto& r : records) {
+    given_tf.Add(r.given);
+    family_tf.Add(r.family);
+  }
+  return Matcher(trained.model(), std::move(given_tf), std::move(family_tf), options);
+}
+
 ScoredPair Matcher::Score(const std::vector<PreparedRecord>& records, uint32_t a,
                           uint32_t b) const {
+  const uint32_t lo = std::min(a, b), hi = std::max(a, b);
+  ScoredPair p = Score(records[lo], records[hi]);
+  p.a = lo;
+  p.b = hi;
+  return p;
+}
+
+ScoredPair Matcher::Score(const PreparedRecord& ra, const PreparedRecord& rb) const {
   ScoredPair p;
-  p.a = std::min(a, b);
-  p.b = std::max(a, b);
-  const PreparedRecord &ra = records[p.a], &rb = records[p.b];
+  p.a = 0;
+  p.b = 1;
   p.levels = Compare(ra, rb);
   double w = model_.PriorLog2() + model_.BayesFactorLog2(p.levels);
   if (options_.term_frequency) {
@@ -206,6 +238,16 @@ void Matcher::Decide(ScoredPair& p) const {
     // decides. (Same-sex twins differ by given name only: not caught here.)
     d = MatchDecision::kReview;
     p.reason = "given name and sex both differ (a household: twins or siblings?)";
+  } else if (d == MatchDecision::kAutoLink && options_.twins_to_review &&
+             p.levels[static_cast<size_t>(Field::kGiven)] == level::kGivenOther) {
+    const uint8_t dob = p.levels[static_cast<size_t>(Field::kDob)];
+    const uint8_t other_id = p.levels[static_cast<size_t>(Field::kOtherId)];
+    const bool id_agrees = nhs == level::kExact || other_id == level::kExact ||
+                           other_id == level::kIdOneEdit;
+    if ((dob == level::kExact || dob == level::kDobTransposed) && !id_agrees) {
+      d = MatchDecision::kReview;
+      p.reason = "same birth date, different given name, no identifier agrees (twins?)";
+    }
   }
   p.decision = d;
 }

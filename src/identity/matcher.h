@@ -44,6 +44,14 @@ struct MatcherOptions {
   // review rather than auto-link: the number may have been keyed onto the
   // wrong person's record.
   double nhs_min_demographic_weight = 0.0;
+  // Twins: an auto-link whose given names clearly differ while the birth
+  // dates agree (exactly or day/month transposed) and no identifier agrees
+  // (NHS number, other id) goes to review. Two people of one household
+  // agree on everything a home shares; twins on the birth date too, and the
+  // field-by-field model counts all of it as independent evidence. With any
+  // realistic twin rate, "same home and birthday, different given name" is
+  // odds-on the same person at best, not certain. False only for exploration.
+  bool twins_to_review = true;
   // Random pairs sampled to estimate u (all pairs when there are fewer).
   size_t u_sample_pairs = 500000;
   uint64_t seed = 20240501;
@@ -111,8 +119,21 @@ class Matcher {
                        const std::vector<CandidatePair>& candidates, const MatcherOptions& options,
                        TrainingReport* report = nullptr);
 
+  // Train on a uniform sample of at most `max_records` of `records` (all of
+  // them when there are fewer): blocking and EM over the sample, term
+  // frequencies over every record. A uniform sample keeps the share of
+  // record pairs that are one person (both ends of a pair are kept with the
+  // same chance as any pair), so the prior, u and m mean what they mean on
+  // the whole set, at the cost of the sample's candidates instead of the
+  // whole set's (which grow faster than the records). Deterministic for a
+  // given options.seed.
+  static Matcher TrainOnSample(const std::vector<PreparedRecord>& records, size_t max_records,
+                               const MatcherOptions& options, TrainingReport* report = nullptr);
+
   // Scores and decides one pair (any two records, candidate or not).
   ScoredPair Score(const std::vector<PreparedRecord>& records, uint32_t a, uint32_t b) const;
+  // The same for two records held anywhere (a and b of the result are 0, 1).
+  ScoredPair Score(const PreparedRecord& a, const PreparedRecord& b) const;
 
   // Groups records into persons from scored candidate pairs. Auto-link pairs
   // are taken strongest first; two clusters merge only when EVERY cross pair

@@ -80,6 +80,25 @@ TEST(NhsNumber, DifferentValidNumbersNeverAutoLink) {
   EXPECT_EQ(p.reason, "demographics agree but the valid NHS numbers differ");
 }
 
+// Twins share a family name, a birth date and a home; only the given name
+// (and the NHS number, when both have one) tells them apart.
+TEST(Twins, SameBirthDateAndHomeButDifferentGivenNameGoesToReview) {
+  auto recs = Prep({Person("Amelia", "Hughes", "19800214", "LS1 4AP"),
+                    Person("Harriet", "Hughes", "19800214", "LS1 4AP"),
+                    Person("Amelia", "Hughes", "19800214", "LS1 4AP", "9434765919"),
+                    Person("Harriet", "Hughes", "19800214", "LS1 4AP", "9434765919")});
+  MatcherOptions off;
+  off.twins_to_review = false;
+  // Without the rule the model alone auto-links them: the case the rule is for.
+  ASSERT_EQ(TestMatcher(off).Score(recs, 0, 1).decision, MatchDecision::kAutoLink);
+  ScoredPair twins = TestMatcher().Score(recs, 0, 1);
+  EXPECT_EQ(twins.decision, MatchDecision::kReview);
+  EXPECT_EQ(twins.reason, "same birth date, different given name, no identifier agrees (twins?)");
+  // The same NHS number on both: one person whose given name differs (a
+  // nickname or a second given name used), not twins.
+  EXPECT_EQ(TestMatcher().Score(recs, 2, 3).decision, MatchDecision::kAutoLink);
+}
+
 // A-B and B-C are strong links, A and C clearly differ: no cluster {A, B, C}.
 TEST(Cluster, NoFalseLinkThroughTransitivity) {
   Matcher m = TestMatcher();
