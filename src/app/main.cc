@@ -30,6 +30,7 @@
 #include "mpi/match_service.h"
 #include "mpi/region_evaluation.h"
 #include "mpi/relink.h"
+#include "record/record.h"
 #include "interaction/interaction.h"
 #include "store/postgres/postgres_store.h"
 #include "store/read_replica_store.h"
@@ -219,6 +220,27 @@ int Serve(const ServeArgs& args) {
        api::TerminologyOperations(*term, terminology::Ucum::Embedded())) {
     ao.operations.push_back(std::move(op));
   }
+  // Patient/{id}/$summary: the consolidated record of the Patient's Person
+  // as a FHIR document (record/record.h, docs/RECORD.md).
+  record::ConsolidateOptions record_options;
+  if (*registry) {
+    for (const ingest::Source& s : (*registry)->sources()) {
+      record_options.source_kinds[s.id] = s.kind;
+    }
+  }
+  ao.operations.push_back(
+      {"Patient", "summary", "http://hl7.org/fhir/uv/ips/OperationDefinition/summary",
+       [&](const interaction::RequestContext& ctx,
+           const std::string&) -> Result<interaction::Response> {
+         ASSIGN_OR_RETURN(std::string body,
+                          record::Summary(**store, *fhir::SearchParamRegistry::R4(), term->get(),
+                                          record_options, ctx.instance_id,
+                                          {ctx.base_url, SystemClock().Now()}));
+         interaction::Response r;
+         r.body = std::move(body);
+         return r;
+       },
+       /*affects_state=*/false, /*instance=*/true});
   api::FhirApi api(interactions, ao, [&] { return Metrics(server_ptr, **store); });
   // Feeds: HTTP (/ingest, /sources, /quarantine) and MLLP, written through
   // the same interactions.
