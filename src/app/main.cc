@@ -12,6 +12,7 @@
 
 #include "api/fhir_api.h"
 #include "app/ingest_command.h"
+#include "app/record_command.h"
 #include "app/progress.h"
 #include "api/http_server.h"
 #include "api/ingest_api.h"
@@ -530,8 +531,11 @@ int main(int argc, char** argv) {
   ing->add_flag("!--no-translate", ingest_args.translate,
                 "Write items as mapped: no code translation, no UCUM units");
   ing->add_option("paths", ingest_args.paths, "REGION_DIR, or FILE... with --source");
+  lhcr::RecordCommandArgs record_args;
+  CLI::App* record_report = lhcr::AddRecordCommand(app, record_args);
   CLI11_PARSE(app, argc, argv);
   if (ing->parsed()) return lhcr::Ingest(ingest_args);
+  if (record_report->parsed()) return lhcr::RunRecordCommand(record_args);
   if (mpi_r->parsed()) return lhcr::MpiRelink(relink_args);
   if (s->parsed()) return lhcr::Serve(serve);
   if (syn->parsed()) return lhcr::Synth(synth_opts, synth_codelists);
