@@ -11,6 +11,7 @@
 #include <string>
 
 #include "api/fhir_api.h"
+#include "app/audit_command.h"
 #include "app/ingest_command.h"
 #include "app/record_command.h"
 #include "app/progress.h"
@@ -533,7 +534,10 @@ int main(int argc, char** argv) {
   ing->add_option("paths", ingest_args.paths, "REGION_DIR, or FILE... with --source");
   lhcr::RecordCommandArgs record_args;
   CLI::App* record_report = lhcr::AddRecordCommand(app, record_args);
+  lhcr::AuditArgs audit_args;
+  CLI::App* audit_verify = lhcr::AddAuditCommand(app, audit_args);
   CLI11_PARSE(app, argc, argv);
+  if (audit_verify->parsed()) return lhcr::RunAuditVerify(audit_args);
   if (ing->parsed()) return lhcr::Ingest(ingest_args);
   if (record_report->parsed()) return lhcr::RunRecordCommand(record_args);
   if (mpi_r->parsed()) return lhcr::MpiRelink(relink_args);
