@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "api/audit_middleware.h"
 #include "api/fhir_api.h"
 #include "app/audit_command.h"
 #include "app/ingest_command.h"
@@ -21,6 +22,7 @@
 #include "api/terminology_api.h"
 #include "app/terminology_setup.h"
 #include "api/mllp_server.h"
+#include "audit/audit.h"
 #include "base/ids.h"
 #include "base/time.h"
 #include "fhir/search_param.h"
@@ -203,7 +205,19 @@ int Serve(const ServeArgs& args) {
     (*store)->Close();
     return 1;
   }
-  interaction::Interactions interactions(**store, fhir::SearchParamRegistry::R4(),
+  // The audit trail (audit/audit.h, docs/AUDIT.md): every request leaves an
+  // AuditEvent; a write's goes into the write's own transaction (`audited`).
+  audit::AuditOptions audit_options;
+  audit_options.dir = args.data;
+  auto audit_log = audit::AuditLog::Open(**store, fhir::SearchParamRegistry::R4(),
+                                         audit_options, SystemClock());
+  if (!audit_log.ok()) {
+    std::cerr << "lhcr serve: audit: " << audit_log.status().ToString() << "\n";
+    (*store)->Close();
+    return 1;
+  }
+  audit::AuditedStore audited(**store, **audit_log);
+  interaction::Interactions interactions(audited, fhir::SearchParamRegistry::R4(),
                                          fhir::Validator::R4(), SystemClock(), UuidGenerator());
   api::HttpServer* server_ptr = nullptr;
   api::FhirApiOptions ao;
@@ -265,12 +279,15 @@ int Serve(const ServeArgs& args) {
   ho.port = listen->second;
   ho.io_threads = args.io_threads;
   ho.worker_threads = args.workers;
+  api::AuditMiddleware audit_requests(**audit_log);
   auto server = api::HttpServer::Start(
       ho,
       [&](const api::HttpRequest& r) {
+        return audit_requests.Handle(r, [&](const api::HttpRequest& r) {
         if (api::IngestApi::Serves(r.Path())) return ingest_api.Handle(r);
         if (api::MpiApi::Serves(r.Path())) return mpi_api.Handle(r);
         return api.Handle(r);
+        });
       },
       [](const api::HttpRequest& r) { return api::FhirApi::IsCheap(r); });
   if (!server.ok()) {
@@ -319,7 +336,7 @@ int Serve(const ServeArgs& args) {
   std::cout << "lhcr: stopping on signal " << sig << std::endl;
   if (mllp) mllp->Stop();  // in-flight messages are written and ACKed first
   (*server)->Stop();       // finishes in-flight requests; their writes are committed
-  (*store)->Close();
+  audited.Close();         // the audit queue and a last checkpoint, then the store
   std::cout << "lhcr: stopped cleanly" << std::endl;
   return 0;
 }

@@ -133,6 +133,10 @@ class AuditLog {
   // reads; a write's entry is in its own transaction (AuditedStore).
   Status Record(const Event& e);
 
+  // Returns once every entry recorded before the call is committed (or
+  // with the error that keeps them from being written).
+  Status Flush();
+
   // Appends `e` inside `txn` (the caller's write transaction) after the
   // chain's current head, which it reads through `txn`. *head is the new
   // entry's; tell Committed once the transaction has committed.
@@ -172,6 +176,7 @@ class AuditLog {
   std::shared_ptr<Batch> retry_;      // guarded by mu_: a batch whose write failed
   Status failed_;                     // guarded by mu_: why the last write failed
   bool closed_ = false;               // guarded by mu_
+  bool writing_ = false;              // guarded by mu_: the flusher is in a store write
   std::thread flusher_;
 
   std::mutex cp_mu_;

@@ -142,6 +142,20 @@ Status AuditLog::Record(const Event& e) {
   return mine->result;
 }
 
+Status AuditLog::Flush() {
+  std::unique_lock<std::mutex> lock(mu_);
+  std::shared_ptr<Batch> last = !pending_->entries.empty() ? pending_ : retry_;
+  if (!last) {
+    // Nothing queued; wait for a batch being written, if any: it is the one
+    // the flusher holds, which FlushLoop marks done.
+    done_cv_.wait(lock, [&] { return !writing_; });
+    return failed_;
+  }
+  work_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return last->done; });
+  return last->result;
+}
+
 void AuditLog::FlushLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
@@ -155,6 +169,7 @@ void AuditLog::FlushLoop() {
     } else {
       return;  // closed and drained
     }
+    writing_ = true;
     lock.unlock();
     ChainHead head;
     Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
@@ -166,6 +181,7 @@ void AuditLog::FlushLoop() {
     });
     if (s.ok()) Committed(head);
     lock.lock();
+    writing_ = false;
     if (s.ok()) {
       failed_ = Status::Ok();
       batch->done = true;
@@ -184,6 +200,7 @@ void AuditLog::FlushLoop() {
       done_cv_.notify_all();
       continue;
     }
+    done_cv_.notify_all();
     // Keep the batch, in order, and try again shortly.
     retry_ = std::move(batch);
     work_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return closed_; });

@@ -190,6 +190,21 @@ TEST_F(AuditTest, ConcurrentRecordsFormOneChain) {
   EXPECT_LT(store_->Stats().write_batches, 200 + 1);
 }
 
+TEST_F(AuditTest, QueuedRecordsAreCommittedByFlush) {
+  AuditOptions o;
+  o.dir = dir_;
+  o.wait_for_commit = false;  // what serve does: a read does not wait for the commit
+  auto l = AuditLog::Open(*store_, fhir::SearchParamRegistry::R4(), o, clock_);
+  ASSERT_TRUE(l.ok());
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE((*l)->Record(ReadEvent(i)).ok());
+  ASSERT_TRUE((*l)->Flush().ok());
+  VerifyReport r = Check();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.entries, 300);
+  (*l)->Close();
+  EXPECT_EQ((*l)->Record(ReadEvent(1)).code(), StatusCode::kUnavailable);
+}
+
 TEST_F(AuditTest, EditedEntryIsNamed) {
   OpenLog();
   Append(10);

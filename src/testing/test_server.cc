@@ -14,6 +14,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "api/audit_middleware.h"
 #include "api/fhir_api.h"
 #include "api/http_server.h"
 #include "base/ids.h"
@@ -180,6 +181,9 @@ ClientResponse HttpClient::Call(const std::string& method, const std::string& ta
 struct TestServer::State {
   std::unique_ptr<TempDir> owned_dir;
   std::unique_ptr<store::Store> store;
+  std::unique_ptr<audit::AuditLog> audit_log;      // with options.audit
+  std::unique_ptr<audit::AuditedStore> audited;    // with options.audit
+  std::unique_ptr<api::AuditMiddleware> audit_mw;  // with options.audit
   std::unique_ptr<interaction::Interactions> interactions;
   std::unique_ptr<api::FhirApi> api;
   std::unique_ptr<api::HttpServer> server;
@@ -226,8 +230,22 @@ std::unique_ptr<TestServer> TestServer::Start(const TestServerOptions& options) 
     return nullptr;
   }
   s->store = std::move(store).value();
+  store::Store* writes = s->store.get();
+  if (options.audit) {
+    audit::AuditOptions ao;
+    ao.dir = dir;
+    auto log = audit::AuditLog::Open(*s->store, fhir::SearchParamRegistry::R4(), ao, SystemClock());
+    if (!log.ok()) {
+      std::cerr << "TestServer: " << log.status().ToString() << "\n";
+      return nullptr;
+    }
+    s->audit_log = std::move(log).value();
+    s->audited = std::make_unique<audit::AuditedStore>(*s->store, *s->audit_log);
+    s->audit_mw = std::make_unique<api::AuditMiddleware>(*s->audit_log);
+    writes = s->audited.get();
+  }
   s->interactions = std::make_unique<interaction::Interactions>(
-      *s->store, fhir::SearchParamRegistry::R4(), fhir::Validator::R4(), SystemClock(),
+      *writes, fhir::SearchParamRegistry::R4(), fhir::Validator::R4(), SystemClock(),
       UuidGenerator());
   s->api = std::make_unique<api::FhirApi>(*s->interactions, api::FhirApiOptions{},
                                           [] { return std::string("lhcr_up 1\n"); });
@@ -235,8 +253,13 @@ std::unique_ptr<TestServer> TestServer::Start(const TestServerOptions& options) 
   ho.host = "127.0.0.1";
   ho.port = 0;
   api::FhirApi* fhir_api = s->api.get();
+  api::AuditMiddleware* audit_mw = s->audit_mw.get();
   auto server = api::HttpServer::Start(
-      ho, [fhir_api](const api::HttpRequest& r) { return fhir_api->Handle(r); },
+      ho,
+      [fhir_api, audit_mw](const api::HttpRequest& r) {
+        if (audit_mw == nullptr) return fhir_api->Handle(r);
+        return audit_mw->Handle(r, [fhir_api](const api::HttpRequest& q) { return fhir_api->Handle(q); });
+      },
       [](const api::HttpRequest& r) { return api::FhirApi::IsCheap(r); });
   if (!server.ok()) return nullptr;
   s->server = std::move(server).value();
@@ -251,6 +274,7 @@ store::Store& TestServer::store() { return *s_->store; }
 
 void TestServer::Stop() {
   if (s_->server) s_->server->Stop();
+  if (s_->audit_log) s_->audit_log->Close();  // its queue, then a last checkpoint
   if (s_->store) s_->store->Close();
 }
 

@@ -74,6 +74,9 @@ struct TestServerOptions {
   // environment's LHCR_TEST_STORE, else "sqlite". So any HTTP suite runs on
   // PostgreSQL with LHCR_TEST_STORE=postgres.
   std::string store;
+  // Audit every request (api/audit_middleware.h): the chain in the store,
+  // its signing key and checkpoints in data_dir (docs/AUDIT.md).
+  bool audit = false;
 };
 
 // lhcr serving /fhir on 127.0.0.1 with a free port, in this process.
