@@ -178,7 +178,7 @@ TEST_F(IngestE2eTest, ServeShowsSourcesQualityAndTakesFeedsOverHttp) {
   ASSERT_EQ(sources.status, 200) << sources.body;
   auto doc = fhir::ParseJson(sources.body);
   ASSERT_TRUE(doc.ok());
-  ASSERT_EQ((*doc)["sources"].Size(), 16u) << sources.body;
+  ASSERT_EQ((*doc)["sources"].Size(), 17u) << sources.body;  // 16 and the acute EPMA
   auto acute = http.Get("/sources/acute-r9a");
   ASSERT_EQ(acute.status, 200);
   auto a = fhir::ParseJson(acute.body);

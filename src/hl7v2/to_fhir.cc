@@ -1188,6 +1188,7 @@ Result<StaleCheck> DropStaleEntries(std::string_view bundle_json,
     stored[i] = std::move(parsed);
   }
   // References inside the Bundle as the server will store them.
+  std::map<std::string, std::string> conditional;  // "Type?query" -> stored "Type/id" or ""
   std::function<void(Json&, const std::map<std::string, std::string>&)> rewrite =
       [&](Json& v, const std::map<std::string, std::string>& to) {
         if (v.IsObject()) {
@@ -1196,7 +1197,26 @@ Result<StaleCheck> DropStaleEntries(std::string_view bundle_json,
           for (rapidjson::SizeType k = 0; k < v.MemberCount(); ++k) {
             auto& m = *(v.MemberBegin() + k);
             if (m.name == "reference" && m.value.IsString()) {
-              auto it = to.find(std::string(fhir::AsView(m.value)));
+              std::string ref(fhir::AsView(m.value));
+              auto it = to.find(ref);
+              if (it == to.end() && ref.find('?') != std::string::npos) {
+                it = conditional.find(ref);
+                if (it == conditional.end()) {
+                  // A conditional reference ("Patient?identifier=s|v"): the
+                  // server points it at the one stored match.
+                  std::string rtype = ref.substr(0, ref.find('?'));
+                  auto match = lookup(rtype, ref.substr(ref.find('?') + 1));
+                  std::string target;
+                  if (match.ok() && *match) {
+                    auto parsed = fhir::ParseJson(**match);
+                    if (parsed.ok()) {
+                      target = rtype + "/" + std::string(fhir::StringMember(*parsed, "id"));
+                    }
+                  }
+                  it = conditional.emplace(ref, target).first;
+                }
+                if (it->second.empty()) it = to.end();
+              }
               if (it != to.end())
                 m.value.SetString(it->second.c_str(),
                                   static_cast<rapidjson::SizeType>(it->second.size()), a);

@@ -274,6 +274,35 @@ TEST(ToFhirTest, DropStaleEntries) {
   EXPECT_EQ((*d)["entry"][1]["resource"]["target"].Size(), 1u);
 }
 
+TEST(ToFhirTest, DropStaleEntriesResolvesConditionalReferences) {
+  // A Bundle that refers to a Patient of another feed by a conditional
+  // reference: the stored MedicationRequest points at Patient/p1, where the
+  // server points the conditional reference, so it says the same: dropped.
+  const std::string bundle =
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+      R"({"fullUrl":"urn:uuid:m","resource":{"resourceType":"MedicationRequest","meta":{"source":"epma#2"},"status":"active","subject":{"reference":"Patient?identifier=s|1"}},"request":{"method":"PUT","url":"MedicationRequest?identifier=m|1"}}]})";
+  std::string subject = "Patient/p1";
+  auto stored = [&](const std::string& type,
+                    const std::string& query) -> Result<std::optional<std::string>> {
+    if (type == "Patient") {
+      EXPECT_EQ(query, "identifier=s|1");
+      return std::optional<std::string>(R"({"resourceType":"Patient","id":"p1"})");
+    }
+    return std::optional<std::string>(
+        R"({"resourceType":"MedicationRequest","id":"r1","meta":{"source":"epma#1"},"status":"active","subject":{"reference":")" +
+        subject + R"("}})");
+  };
+  auto checked = DropStaleEntries(bundle, stored);
+  ASSERT_TRUE(checked.ok()) << checked.status().ToString();
+  EXPECT_EQ(checked->kept, 0);
+  EXPECT_EQ(checked->dropped, 1);
+  // Stored against another Patient: the fact changed, kept.
+  subject = "Patient/p2";
+  checked = DropStaleEntries(bundle, stored);
+  ASSERT_TRUE(checked.ok());
+  EXPECT_EQ(checked->kept, 1);
+}
+
 TEST(ToFhirTest, DropStaleEntriesDropsUnchangedFacts) {
   // A FHIR source's Bundle: no message times. The stored Organization says
   // the same thing (other id, meta and message time): dropped. The stored

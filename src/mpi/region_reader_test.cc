@@ -267,7 +267,9 @@ TEST_F(RegionReaderTest, ReadsEveryTruthRecordOfASynthRegion) {
   EXPECT_EQ(read->records.size(), truth->size());
   EXPECT_EQ(read_keys, truth_keys);
   EXPECT_GT(read->stats.hl7_merges, 0u);
-  EXPECT_EQ(read->stats.records_per_source.size(), 16u);
+  // Every source, the acute trust's EPMA among them with no person records.
+  EXPECT_EQ(read->stats.records_per_source.size(), 17u);
+  EXPECT_EQ(read->stats.records_per_source.at("acute-r9a-epma"), 0u);
 }
 
 // With exact identities the fixed configuration links every record of a

@@ -439,6 +439,21 @@ void ObservationEntry(BundleBuilder& b, const std::string& pat, const std::strin
   b.End();
 }
 
+// The usual dose of each medicine as the GP records it, and the dose a
+// hospital changes it to (by Med, in codes.h order).
+constexpr std::string_view kGpDoses[kMedCount] = {
+    "500mg three times a day", "80mg twice a day",    "40mg at night",
+    "5mg once a day",          "5mg once a day",      "2 puffs when required",
+    "2 puffs twice a day",     "40mg in the morning", "5mg at night",
+    "50mg once a day",         "20mg once a day",     "10mg once a day",
+    "20mg once a day"};
+constexpr std::string_view kHospitalDoses[kMedCount] = {
+    "1g twice a day",  "160mg twice a day",        "80mg at night",       "10mg once a day",
+    "10mg once a day", "2 puffs four times a day", "4 puffs twice a day", "80mg in the morning",
+    "10mg at night",   "100mg once a day",         "10mg once a day",     "70mg once a week",
+    "40mg once a day"};
+std::string_view GpDose(Med m) { return kGpDoses[static_cast<int>(m)]; }
+
 void ConditionEntry(BundleBuilder& b, const std::string& pat, const std::string& local,
                     const Code& code, Day onset) {
   b.Begin("Condition", local);
@@ -511,6 +526,12 @@ void RenderGp(Rng& r, const Person& p, uint64_t seed, double np, int reg_index, 
       if (stopped) b.Key("end"), b.Str(IsoDate(m.end));
       b.w().EndObject();
       b.Key("dateAsserted"), b.Str(IsoDate(m.start));
+      b.Key("dosage");
+      b.w().StartArray();
+      b.w().StartObject();
+      b.Key("text"), b.Str(GpDose(m.kind));
+      b.w().EndObject();
+      b.w().EndArray();
       b.End();
     }
     for (const Code& a : p.allergies) {
@@ -675,6 +696,95 @@ void EmitMessages(Rng& r, std::vector<Message>& msgs, double np, const char* app
   }
 }
 
+// The acute trust's EPMA feed: for each admission, the medicines on the
+// discharge prescription as MedicationRequests (category discharge) that
+// refer to the trust's Patient by its MRN (a conditional reference, so the
+// PAS feed must be ingested first). It codes at a different dm+d level from
+// the GP where it can (an AMP of the GP's VMP); now and then it changes a
+// dose (metformin to the 1g VMP) or stops a medicine the GP goes on
+// recording as active, and sometimes starts omeprazole that no GP ever
+// records (hospital-only). Drawn from a stream of its own, (seed, person)
+// salted, so the other feeds are exactly as they were without it.
+struct HospitalProduct {
+  std::string_view vmp, amp, amp_display;
+};
+// UK drug extension AMPs of synth's canonical VMPs, from the code lists
+// (data/terminology/dmd/f_amp2_*.xml holds them).
+constexpr HospitalProduct kAmps[] = {
+    {"325278007", "42084911000001109", "Metformin 500mg tablets"},
+    {"325242002", "378911000001109", "Gliclazide 80mg tablets"},
+    {"320000009", "42382311000001100", "Simvastatin 40mg tablets"},
+    {"319283006", "995011000001102", "Amlodipine 5mg tablets"},
+    {"39113611000001102", "7511000001105", "Salbutamol 100micrograms/dose inhaler CFC free"},
+    {"39704111000001102", "1040511000001102", "Sertraline 50mg tablets"},
+    {"39728011000001102", "1016611000001108", "Alendronic acid 10mg tablets"},
+    {"317335006", "42356411000001102", "Omeprazole 20mg gastro-resistant capsules"},
+};
+constexpr std::string_view kMetformin1g = "376701008";
+
+void RenderAcuteMedicines(const Person& p, uint64_t seed, const std::string& mrn,
+                          std::array<std::string, kFeedFileCount>* files, RenderStats* st) {
+  const synth::Organisation& org = AcuteMedicines();
+  Rng r = PersonRng(seed ^ 0x45504D4120524541ull /* "EPMA REA" */, p.index);
+  const std::string subject = "Patient?identifier=https://fhir.example.nhs.uk/" +
+                              std::string(org.ods) + "/Id/patient|" + mrn;
+  for (const EncRec& e : p.encounters) {
+    if (e.kind != Enc::kAdmission || e.end > ReferenceDay()) continue;
+    BundleBuilder b(r, std::string(org.ods), mrn);
+    int n = 0;
+    auto request = [&](std::string_view code, std::string_view display, std::string_view status,
+                       std::string_view dose) {
+      std::string local = mrn + "-D" + CompactDate(e.end) + "-" + std::to_string(++n);
+      b.Begin("MedicationRequest", local);
+      b.Identifier("MedicationRequest", local);
+      b.Key("status"), b.Str(status);
+      b.Key("intent"), b.Str("order");
+      b.ConceptArray("category", "http://terminology.hl7.org/CodeSystem/medicationrequest-category",
+                     "discharge", "Discharge");
+      b.Concept("medicationCodeableConcept", kSct, code, display);
+      b.Ref("subject", subject);
+      b.Key("authoredOn"), b.Str(IsoDate(e.end));
+      b.Key("dosageInstruction");
+      b.w().StartArray();
+      b.w().StartObject();
+      b.Key("text"), b.Str(dose);
+      b.w().EndObject();
+      b.w().EndArray();
+      b.End();
+    };
+    bool on_ppi = false;
+    for (const MedRec& m : p.meds) {
+      if (m.start > e.end || (m.end != 0 && m.end <= e.end)) continue;
+      on_ppi = on_ppi || m.kind == Med::kOmeprazole;
+      double u = Uniform(r);
+      bool amp = Chance(r, 0.6);
+      std::string_view code = m.code.code, display = m.code.display;
+      if (amp) {
+        for (const HospitalProduct& h : kAmps) {
+          if (h.vmp == m.code.code) code = h.amp, display = h.amp_display;
+        }
+      }
+      if (u < 0.08) {  // stopped on admission, not restarted
+        request(code, display, "stopped", GpDose(m.kind));
+      } else if (u < 0.2) {  // dose changed
+        if (m.kind == Med::kMetformin) code = kMetformin1g, display = "Metformin 1g tablets";
+        request(code, display, "active", kHospitalDoses[static_cast<int>(m.kind)]);
+      } else {
+        request(code, display, "active", GpDose(m.kind));
+      }
+    }
+    if (!on_ppi && Chance(r, 0.25)) {  // started in hospital, never at the GP
+      request("317335006", "Omeprazole 20mg gastro-resistant capsules", "active",
+              "20mg once a day");
+    }
+    if (n == 0) continue;
+    st->bundles++;
+    st->resources += b.entries();
+    files->at(kAcuteMedicines) += b.Finish();
+    files->at(kAcuteMedicines) += '\n';
+  }
+}
+
 void RenderAcute(Rng& r, const Person& p, uint64_t seed, double np,
                  std::array<std::string, kFeedFileCount>* files, std::string* truth,
                  RenderStats* st) {
@@ -806,6 +916,7 @@ void RenderAcute(Rng& r, const Person& p, uint64_t seed, double np,
   EmitMessages(r, oru, np, "LIMS", org.ods.data(), mrn + "-R", &files->at(kAcuteOru), &id, st);
   AddTruth(truth, org.id, mrn, p, id, st, 12);
   for (auto& [m, i] : dups) AddTruth(truth, org.id, m, p, i, st, 12);
+  RenderAcuteMedicines(p, seed, mrn, files, st);
 }
 
 void RenderMentalHealth(Rng& r, const Person& p, uint64_t seed, double np,

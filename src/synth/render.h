@@ -20,9 +20,12 @@ enum FeedFile : int {
   kCommunityFhir = 14,
   kMentalHealthAdt = 15,
   kSocialCareCsv = 16,
+  kAcuteMedicines = 17,  // the acute trust's EPMA: FHIR Bundles of discharge medicines
 };
-inline constexpr int kFeedFileCount = 17;
-// Sources: 12 GP practices, then acute, community, mental health, social care.
+inline constexpr int kFeedFileCount = 18;
+// Sources of person records (truth rows): 12 GP practices, then acute,
+// community, mental health, social care. (The acute trust's EPMA feed holds
+// no person records of its own: it refers to the trust's Patients.)
 inline constexpr int kSourceCount = 16;
 
 struct RenderStats {

@@ -57,6 +57,8 @@ std::string FeedPath(int feed) {
       return SourceDir(AcuteTrust()) + "/adt.hl7";
     case kAcuteOru:
       return SourceDir(AcuteTrust()) + "/oru.hl7";
+    case kAcuteMedicines:
+      return SourceDir(AcuteMedicines()) + "/medicines.ndjson";
     case kCommunityFhir:
       return SourceDir(CommunityTrust()) + "/bundles.ndjson";
     case kMentalHealthAdt:
@@ -82,6 +84,7 @@ std::string SourceRegistryJson() {
   std::vector<const Organisation*> orgs;
   for (const Organisation& o : GpPractices()) orgs.push_back(&o);
   orgs.push_back(&AcuteTrust());
+  orgs.push_back(&AcuteMedicines());
   orgs.push_back(&CommunityTrust());
   orgs.push_back(&MentalHealthTrust());
   orgs.push_back(&LocalAuthority());
@@ -96,9 +99,11 @@ std::string SourceRegistryJson() {
     w.Key("files");
     w.StartArray();
     std::string dir = SourceDir(*o);
-    if (o->kind == SourceKind::kAcute) {
+    if (o == &AcuteTrust()) {
       str(dir + "/adt.hl7");
       str(dir + "/oru.hl7");
+    } else if (o == &AcuteMedicines()) {
+      str(dir + "/medicines.ndjson");
     } else if (o->format == SourceFormat::kFhir) {
       str(dir + "/bundles.ndjson");
     } else if (o->format == SourceFormat::kHl7v2) {
@@ -122,7 +127,7 @@ std::string SourceRegistryJson() {
       kv("segment_terminator", "\r");
       w.EndObject();
     }
-    if (o->kind == SourceKind::kAcute) {
+    if (o == &AcuteTrust()) {
       w.Key("local_code_systems");
       w.StartObject();
       kv("99R9AL", kLabLocalSystem);

@@ -82,7 +82,8 @@ TEST_F(SynthTest, EveryBundleIsValidR4AndConditional) {
   fs::path dir = Run("fhir", 400, 3, 0.5, 2);
   auto validator = fhir::Validator::R4();
   int bundles = 0;
-  for (int f : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, static_cast<int>(kCommunityFhir)}) {
+  for (int f : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, static_cast<int>(kCommunityFhir),
+                static_cast<int>(kAcuteMedicines)}) {
     std::ifstream in(dir / FeedPath(f));
     std::string line;
     while (std::getline(in, line)) {
@@ -145,6 +146,53 @@ TEST_F(SynthTest, Hl7FilesAreWellFormed) {
             std::string::npos);
 }
 
+// The acute trust's EPMA: discharge MedicationRequests for admissions, each
+// referring to a Patient of the trust's PAS by its MRN (a record in truth);
+// some coded as AMPs, some stopped, some with a changed dose, and
+// omeprazole started in hospital.
+TEST_F(SynthTest, AcuteMedicinesReferToTheTrustsPatients) {
+  fs::path dir = Run("epma", 1500, 5, 0.2, 2);
+  std::set<std::string> mrns;
+  for (const std::string& line : Split(Slurp(dir / "truth.csv"), '\n')) {
+    if (line.rfind("acute-r9a,", 0) == 0) mrns.insert(Split(line, ',')[1]);
+  }
+  ASSERT_FALSE(mrns.empty());
+  std::map<std::string, int> status, codes, doses;
+  std::ifstream in(dir / FeedPath(kAcuteMedicines));
+  std::string line;
+  int bundles = 0;
+  while (std::getline(in, line)) {
+    auto doc = fhir::ParseJson(line);
+    ASSERT_TRUE(doc.ok());
+    ++bundles;
+    for (const auto& e : (*doc)["entry"].GetArray()) {
+      const auto& r = e["resource"];
+      ASSERT_EQ(std::string(r["resourceType"].GetString()), "MedicationRequest");
+      std::string subject = r["subject"]["reference"].GetString();
+      const std::string prefix = "Patient?identifier=https://fhir.example.nhs.uk/R9A/Id/patient|";
+      ASSERT_EQ(subject.rfind(prefix, 0), 0u) << subject;
+      EXPECT_TRUE(mrns.count(subject.substr(prefix.size()))) << subject;
+      status[r["status"].GetString()]++;
+      codes[r["medicationCodeableConcept"]["coding"][0]["code"].GetString()]++;
+      doses[r["dosageInstruction"][0]["text"].GetString()]++;
+    }
+  }
+  EXPECT_GT(bundles, 20);
+  EXPECT_GT(status["active"], 0);
+  EXPECT_GT(status["stopped"], 0);
+  EXPECT_GT(codes["378911000001109"] + codes["42084911000001109"], 0);  // AMPs
+  EXPECT_GT(codes["376701008"], 0);  // metformin 1g: a dose changed in hospital
+  EXPECT_GT(codes["317335006"] + codes["42356411000001102"], 0);  // omeprazole
+  EXPECT_GT(doses["1g twice a day"], 0);
+  auto reg = fhir::ParseJson(Slurp(dir / "sources.json"));
+  ASSERT_TRUE(reg.ok());
+  const auto& sources = (*reg)["sources"];
+  EXPECT_EQ(std::string(sources[12]["id"].GetString()), "acute-r9a");
+  EXPECT_EQ(std::string(sources[13]["id"].GetString()), "acute-r9a-epma");
+  EXPECT_EQ(std::string(sources[13]["kind"].GetString()), "acute");
+  EXPECT_EQ(std::string(sources[13]["format"].GetString()), "fhir");
+}
+
 TEST_F(SynthTest, CsvHasRegistryColumnsAndTruthCoversEveryRecord) {
   fs::path dir = Run("csv", 2000, 9, 0.3, 2);
   auto reg = fhir::ParseJson(Slurp(dir / "sources.json"));
@@ -158,7 +206,7 @@ TEST_F(SynthTest, CsvHasRegistryColumnsAndTruthCoversEveryRecord) {
       header += (header.empty() ? "" : ",") + std::string(c["name"].GetString());
     }
   }
-  EXPECT_EQ(source_ids.size(), 16u);
+  EXPECT_EQ(source_ids.size(), 17u);  // 16 with person records, and the acute trust's EPMA
   std::string csv = Slurp(dir / FeedPath(kSocialCareCsv));
   ASSERT_EQ(csv.substr(0, csv.find("\r\n")), header);
   // Truth: every record id that appears in a feed is in truth.csv, and back.

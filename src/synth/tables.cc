@@ -150,6 +150,12 @@ constexpr Organisation kPractices[] = {
 constexpr Organisation kAcute = {
     "acute-r9a",          "R9A", "Northshire Hospitals NHS Foundation Trust", SourceKind::kAcute,
     SourceFormat::kHl7v2, 0.85};
+constexpr Organisation kAcuteMedicines = {"acute-r9a-epma",
+                                          "R9A",
+                                          "Northshire Hospitals NHS Foundation Trust EPMA",
+                                          SourceKind::kAcute,
+                                          SourceFormat::kFhir,
+                                          0.85};
 constexpr Organisation kCommunity = {
     "community-r9c",     "R9C", "Northshire Community Health NHS Trust", SourceKind::kCommunity,
     SourceFormat::kFhir, 0.8};
@@ -185,6 +191,7 @@ std::span<const std::string_view> StreetNames() { return kStreets; }
 std::span<const std::string_view> StreetSuffixes() { return kSuffixes; }
 std::span<const Organisation> GpPractices() { return kPractices; }
 const Organisation& AcuteTrust() { return kAcute; }
+const Organisation& AcuteMedicines() { return kAcuteMedicines; }
 const Organisation& CommunityTrust() { return kCommunity; }
 const Organisation& MentalHealthTrust() { return kMentalHealth; }
 const Organisation& LocalAuthority() { return kLocalAuthority; }

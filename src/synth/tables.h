@@ -54,6 +54,10 @@ struct Organisation {
 // trusts and the local authority, in that order.
 std::span<const Organisation> GpPractices();
 const Organisation& AcuteTrust();
+// The acute trust's electronic prescribing system (EPMA): its discharge
+// medicines as FHIR Bundles, a source of its own (same ODS code, listed
+// after the trust's PAS/LIMS feed, whose Patients it refers to).
+const Organisation& AcuteMedicines();
 const Organisation& CommunityTrust();
 const Organisation& MentalHealthTrust();
 const Organisation& LocalAuthority();
