@@ -79,7 +79,7 @@ wait_base() {  # lhcr output file, pid -> prints its base URL
 }
 
 # --- lhcr ---------------------------------------------------------------
-"$BIN" serve --data "$TMP/data" --listen 127.0.0.1:0 --no-fsync >"$TMP/lhcr.out" 2>&1 &
+"$BIN" serve --data "$TMP/data" --listen 127.0.0.1:0 --no-fsync --no-auth >"$TMP/lhcr.out" 2>&1 &
 LHCR_PID=$!
 BASE=$(wait_base "$TMP/lhcr.out" "$LHCR_PID")
 
@@ -99,7 +99,7 @@ if [[ $WITH_PG == 1 ]]; then
   as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$PGPORT_" -U postgres -qAt -c 'CREATE DATABASE lhcr' postgres >/dev/null
   PG_SETTINGS=$(as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$PGPORT_" -U postgres -qAt -c \
     "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name) FROM pg_settings WHERE name IN ('server_version','fsync','synchronous_commit','shared_buffers')" postgres)
-  "$BIN" serve --store "postgres://postgres@127.0.0.1:$PGPORT_/lhcr" --listen 127.0.0.1:0 >"$TMP/lhcr-pg.out" 2>&1 &
+  "$BIN" serve --store "postgres://postgres@127.0.0.1:$PGPORT_/lhcr" --listen 127.0.0.1:0 --no-auth >"$TMP/lhcr-pg.out" 2>&1 &
   LHCR_PG_PID=$!
   BASE_PG=$(wait_base "$TMP/lhcr-pg.out" "$LHCR_PG_PID")
 fi

@@ -23,7 +23,11 @@ if [[ ! -f "$data/lhcr.db" ]]; then
   # The master patient index over the whole region: Persons and review Tasks.
   "$lhcr" mpi relink --data "$data"
 fi
+# Deny by default: every /fhir route but metadata needs a bearer token. The
+# development issuer (its key in $data/dev-issuer/) signs them.
+echo "a token: TOKEN=\$($lhcr token --data $data --professional 555021 --org RX1 --role R8000)"
+echo "  (or --system, or --patient NHS_NUMBER); then curl -H \"Authorization: Bearer \$TOKEN\" ..."
 echo "data quality per source: http://${LHCR_LISTEN:-127.0.0.1:8080}/sources"
 echo "persons (MPI): http://${LHCR_LISTEN:-127.0.0.1:8080}/fhir/Person"
 exec "$lhcr" serve --data "$data" --listen "${LHCR_LISTEN:-127.0.0.1:8080}" \
-  --mllp "${LHCR_MLLP:-127.0.0.1:2575}"
+  --mllp "${LHCR_MLLP:-127.0.0.1:2575}" --dev-issuer

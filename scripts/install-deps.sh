@@ -9,6 +9,8 @@ packages=(
   g++ cmake ninja-build ccache pkg-config python3
   libboost-dev libboost-system-dev rapidjson-dev libcli11-dev libspdlog-dev libfmt-dev
   libsqlite3-dev sqlite3 libssl-dev
+  # the openssl command: the HTTPS tests make a throwaway CA with it
+  openssl
   # dm+d XML (terminology)
   libxml2-dev
   # the PostgreSQL store (libpq) and the throwaway servers its tests start

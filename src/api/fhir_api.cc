@@ -81,7 +81,7 @@ bool FhirApi::IsCheap(const HttpRequest& request) {
   return (n == 2 && parts[1][0] != '_') || (n == 4 && parts[2] == "_history");
 }
 
-HttpResponse FhirApi::Handle(const HttpRequest& request) {
+HttpResponse FhirApi::Handle(const HttpRequest& request, const auth::Principal* principal) {
   std::string_view path = request.Path();
   if (path == "/healthz") {
     HttpResponse r;
@@ -96,7 +96,7 @@ HttpResponse FhirApi::Handle(const HttpRequest& request) {
     return r;
   }
   if (path == "/fhir" || path.rfind("/fhir/", 0) == 0) {
-    HttpResponse r = HandleFhir(request, path.substr(5));
+    HttpResponse r = HandleFhir(request, path.substr(5), principal);
     if (request.method == "HEAD") r.body.clear();
     return r;
   }
@@ -126,8 +126,26 @@ void FhirApi::DeclareOperations(std::string& capabilities) const {
   capabilities = fhir::ToJson(*doc);
 }
 
-HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) {
+// rest.security: what the auth gate enforces, as SMART on FHIR says it.
+void FhirApi::DeclareSecurity(std::string& capabilities) const {
+  auto doc = fhir::ParseJson(capabilities);
+  auto security = fhir::ParseJson(options_.security);
+  if (!doc.ok() || !security.ok()) return;
+  auto& a = doc->GetAllocator();
+  fhir::Json* rest = const_cast<fhir::Json*>(fhir::Member(*doc, "rest"));
+  if (rest == nullptr || !rest->IsArray() || rest->Empty()) return;
+  fhir::Json copy;
+  copy.CopyFrom(*security, a);
+  fhir::Json& first = (*rest)[0];
+  if (first.HasMember("security")) first.RemoveMember("security");
+  first.AddMember("security", std::move(copy), a);
+  capabilities = fhir::ToJson(*doc);
+}
+
+HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path,
+                                 const auth::Principal* principal) {
   RequestContext ctx;
+  ctx.principal = principal;
   if (!options_.base_url.empty()) {
     ctx.base_url = options_.base_url;
   } else {
@@ -209,6 +227,7 @@ HttpResponse FhirApi::HandleFhir(const HttpRequest& req, std::string_view path) 
     if (m == "GET" || m == "HEAD") {
       result = interactions_.Capabilities(ctx);
       if (result->ok() && !options_.operations.empty()) DeclareOperations((*result)->body);
+      if (result->ok() && !options_.security.empty()) DeclareSecurity((*result)->body);
     }
   } else if (parts[0] == "_history" && parts.size() == 1) {
     if (m == "GET" || m == "HEAD") result = interactions_.History(ctx, "", "", *query);

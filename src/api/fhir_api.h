@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "api/http.h"
+#include "auth/auth.h"
 #include "base/status.h"
 #include "interaction/interaction.h"
 
@@ -40,6 +41,9 @@ struct FhirApiOptions {
   std::string base_url;
   // Type- and instance-level operations served besides the interactions.
   std::vector<FhirOperation> operations;
+  // The CapabilityStatement's rest.security (a JSON object: the SMART on
+  // FHIR service and its oauth-uris); empty: none declared.
+  std::string security;
 };
 
 class FhirApi {
@@ -47,14 +51,18 @@ class FhirApi {
   FhirApi(interaction::Interactions& interactions, FhirApiOptions options,
           std::function<std::string()> metrics);
 
-  HttpResponse Handle(const HttpRequest& request);
+  // `principal`: the caller, as the auth gate (api/auth_gate.h) verified it;
+  // null when security is off. Passed on in the RequestContext.
+  HttpResponse Handle(const HttpRequest& request, const auth::Principal* principal = nullptr);
 
   // Whether the request is a cheap point read that may run on an I/O thread.
   static bool IsCheap(const HttpRequest& request);
 
  private:
-  HttpResponse HandleFhir(const HttpRequest& request, std::string_view path);
+  HttpResponse HandleFhir(const HttpRequest& request, std::string_view path,
+                          const auth::Principal* principal);
   void DeclareOperations(std::string& capabilities) const;
+  void DeclareSecurity(std::string& capabilities) const;
 
   interaction::Interactions& interactions_;
   FhirApiOptions options_;

@@ -15,6 +15,9 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;  // names as sent
   std::string body;
   std::string remote;  // peer address, for logs and audit
+  bool tls = false;    // came over TLS (https)
+  // Mutual TLS: the verified client certificate's subject (RFC 2253), else "".
+  std::string tls_client_subject;
 
   // The first header with this name (case-insensitive), or "".
   std::string_view Header(std::string_view name) const;

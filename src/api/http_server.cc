@@ -10,6 +10,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
@@ -251,6 +252,7 @@ class HttpServer::Impl {
   }
 
   Status Bind();
+  Status SetUpTls();
   void Run();
   void Stop();
 
@@ -283,6 +285,8 @@ class HttpServer::Impl {
   const InlinePredicate run_inline_;
   const Clock::duration tick_;  // watchdog period
   uint16_t port_ = 0;
+  // Set by SetUpTls when the options name a certificate; read-only after.
+  std::unique_ptr<asio::ssl::context> tls_;
 
   std::atomic<uint64_t> requests_total_{0}, responses_2xx_{0}, responses_3xx_{0}, responses_4xx_{0},
       responses_5xx_{0}, accepted_{0}, rejected_{0}, timeouts_{0}, handler_exceptions_{0};
@@ -338,6 +342,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ArmWatchdog();
     bool linger = false;
     try {
+      if (server_.tls_ != nullptr && !co_await Handshake()) {
+        Close();
+        server_.Unregister(self);
+        co_return;
+      }
       linger = co_await Serve();
     } catch (const std::exception&) {
       // e.g. std::bad_alloc: drop this connection, keep the server.
@@ -365,13 +374,56 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ErrorCode ec;
     socket_.non_blocking(true, ec);
     std::string response = PlainResponse(503, /*close=*/true);
-    socket_.write_some(asio::buffer(response), ec);
+    if (server_.tls_ == nullptr) socket_.write_some(asio::buffer(response), ec);
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
   }
 
  private:
   using Parser = bhttp::request_parser<bhttp::string_body>;
+  using TlsStream = asio::ssl::stream<Socket&>;
+
+  // The TLS handshake, within read_timeout; false if it failed.
+  Task<bool> Handshake() {
+    tls_ = std::make_unique<TlsStream>(socket_, *server_.tls_);
+    SetPhase(Phase::kReading, Clock::now() + server_.options_.read_timeout);
+    ErrorCode ec;
+    co_await tls_->async_handshake(asio::ssl::stream_base::server,
+                                   asio::redirect_error(kAwait, ec));
+    if (ec || phase_ == Phase::kClosed) co_return false;
+    if (X509* cert = SSL_get1_peer_certificate(tls_->native_handle())) {
+      BIO* bio = BIO_new(BIO_s_mem());
+      if (bio != nullptr) {
+        X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+        char* data = nullptr;
+        long len = BIO_get_mem_data(bio, &data);
+        if (len > 0) tls_subject_.assign(data, static_cast<size_t>(len));
+        BIO_free(bio);
+      }
+      X509_free(cert);
+    }
+    SetPhase(Phase::kIdle, Clock::now() + server_.options_.idle_timeout);
+    co_return true;
+  }
+
+  // Reads some bytes into buffer_ (decrypted when over TLS).
+  Task<size_t> ReadSome(ErrorCode& ec) {
+    if (tls_) {
+      co_return co_await tls_->async_read_some(buffer_.prepare(kReadChunk),
+                                               asio::redirect_error(kAwait, ec));
+    }
+    co_return co_await socket_.async_read_some(buffer_.prepare(kReadChunk),
+                                               asio::redirect_error(kAwait, ec));
+  }
+
+  template <typename Buffers>
+  Task<void> WriteAll(const Buffers& buffers, ErrorCode& ec) {
+    if (tls_) {
+      co_await asio::async_write(*tls_, buffers, asio::redirect_error(kAwait, ec));
+    } else {
+      co_await asio::async_write(socket_, buffers, asio::redirect_error(kAwait, ec));
+    }
+  }
 
   void SetPhase(Phase phase, Clock::time_point deadline) {
     phase_ = phase;
@@ -392,7 +444,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     if (phase_ != Phase::kLinger) server_.timeouts_.fetch_add(1, std::memory_order_relaxed);
-    if (phase_ == Phase::kReading && !writing_) {
+    if (phase_ == Phase::kReading && !writing_ && tls_ == nullptr) {
       // Best effort; the client is probably not reading anyway.
       ErrorCode ec;
       socket_.non_blocking(true, ec);
@@ -481,8 +533,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
               IEquals(Sv(msg[bhttp::field::expect]), "100-continue")) {
             static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
             writing_ = true;
-            co_await asio::async_write(socket_, asio::buffer(kContinue),
-                                       asio::redirect_error(kAwait, ec));
+            co_await WriteAll(asio::buffer(kContinue), ec);
             writing_ = false;
             if (ec) co_return -1;
           }
@@ -492,8 +543,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (!need_read) continue;
 
       ErrorCode ec;
-      size_t n = co_await socket_.async_read_some(buffer_.prepare(kReadChunk),
-                                                  asio::redirect_error(kAwait, ec));
+      size_t n = co_await ReadSome(ec);
       buffer_.commit(n);
       if (ec) {
         // EOF before a complete request, reset, or closed by the watchdog.
@@ -514,6 +564,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     r.body = std::move(msg.body());
     r.remote = remote_;
+    r.tls = tls_ != nullptr;
+    r.tls_client_subject = tls_subject_;
     return r;
   }
 
@@ -582,7 +634,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         asio::buffer(out), send_body ? asio::buffer(response.body) : asio::const_buffer()};
     ErrorCode ec;
     writing_ = true;
-    co_await asio::async_write(socket_, buffers, asio::redirect_error(kAwait, ec));
+    co_await WriteAll(buffers, ec);
     writing_ = false;
     co_return !ec && phase_ != Phase::kClosed;
   }
@@ -616,7 +668,47 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;
   std::string head_buf_;  // response head, reused across requests
   std::string remote_;
+  std::unique_ptr<TlsStream> tls_;  // set after a TLS handshake
+  std::string tls_subject_;         // the verified client certificate's subject
 };
+
+Status HttpServer::Impl::SetUpTls() {
+  if (options_.tls_cert_file.empty() && options_.tls_key_file.empty()) {
+    if (!options_.tls_client_ca_file.empty() || options_.tls_require_client_cert) {
+      return Status::Incorrect("mutual TLS needs a server certificate and key");
+    }
+    return Status::Ok();
+  }
+  if (options_.tls_cert_file.empty() || options_.tls_key_file.empty()) {
+    return Status::Incorrect("TLS needs both a certificate and a private key");
+  }
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  ErrorCode ec;
+  ctx->use_certificate_chain_file(options_.tls_cert_file, ec);
+  if (ec) return Status::Incorrect("TLS certificate " + options_.tls_cert_file + ": " + ec.message());
+  ctx->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem, ec);
+  if (ec) return Status::Incorrect("TLS key " + options_.tls_key_file + ": " + ec.message());
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    return Status::Incorrect("TLS key " + options_.tls_key_file + " does not match the certificate");
+  }
+  if (!options_.tls_client_ca_file.empty()) {
+    ctx->load_verify_file(options_.tls_client_ca_file, ec);
+    if (ec) {
+      return Status::Incorrect("TLS client CA " + options_.tls_client_ca_file + ": " + ec.message());
+    }
+    ctx->set_verify_mode(asio::ssl::verify_peer |
+                         (options_.tls_require_client_cert ? asio::ssl::verify_fail_if_no_peer_cert
+                                                           : 0));
+  } else if (options_.tls_require_client_cert) {
+    return Status::Incorrect("requiring client certificates needs a client CA");
+  }
+  tls_ = std::move(ctx);
+  return Status::Ok();
+}
 
 Status HttpServer::Impl::Bind() {
   ErrorCode ec;
@@ -796,6 +888,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     return Status::Incorrect("HttpServer: max_header_bytes must be >= 64 and timeouts positive");
   }
   auto impl = std::make_unique<Impl>(options, std::move(handler), std::move(run_inline));
+  RETURN_IF_ERROR(impl->SetUpTls());
   RETURN_IF_ERROR(impl->Bind());
   impl->Run();
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));

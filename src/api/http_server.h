@@ -63,6 +63,18 @@ struct HttpServerOptions {
   int max_connections = 1024;
   // Stop() waits this long for in-flight requests before closing connections.
   std::chrono::milliseconds stop_grace{10000};
+  // TLS (https): a PEM certificate chain and its private key; both empty:
+  // plain HTTP. Only TLS 1.2 and later are offered. The handshake must
+  // finish within read_timeout. Over TLS the server-made 408 and 503 are not
+  // sent (the connection is just closed).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Mutual TLS: PEM CA certificates that client certificates must chain to.
+  // A client that presents one must present a valid one; with
+  // tls_require_client_cert, every client must. The verified subject is in
+  // HttpRequest::tls_client_subject.
+  std::string tls_client_ca_file;
+  bool tls_require_client_cert = false;
 };
 
 // Counters since Start. A snapshot: fields are read one by one without a
@@ -90,8 +102,9 @@ class HttpServer {
   using InlinePredicate = std::function<bool(const HttpRequest&)>;
 
   // Binds host:port, listens and starts the I/O and worker threads.
-  // Fails with kIncorrect for bad options or a null handler, kUnavailable if
-  // the address cannot be bound (e.g. the port is in use).
+  // Fails with kIncorrect for bad options, a null handler or unusable TLS
+  // files, kUnavailable if the address cannot be bound (e.g. the port is in
+  // use).
   static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
                                                    Handler handler, InlinePredicate run_inline);
 

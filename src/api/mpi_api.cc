@@ -32,12 +32,21 @@ std::string Field(const fhir::Json& body, const char* name) {
 
 bool MpiApi::Serves(std::string_view path) { return path.rfind("/mpi/", 0) == 0; }
 
-HttpResponse MpiApi::Handle(const HttpRequest& request) {
+HttpResponse MpiApi::Handle(const HttpRequest& request, const auth::Principal* principal) {
   std::vector<std::string> parts = SplitPath(request.Path());
   if (request.method != "POST") {
     return Error(Status::Unsupported("the MPI's link management takes POST"));
   }
-  std::string who(request.Header("X-Lhcr-User"));
+  // Who acted: the verified caller ("555021@RX1", "client:region-b"); with
+  // security off, the X-Lhcr-User header.
+  std::string who;
+  if (principal != nullptr) {
+    who = principal->kind == auth::PrincipalKind::kProfessional
+              ? principal->user_id + "@" + principal->org_ods
+              : "client:" + principal->client_id;
+  } else {
+    who = std::string(request.Header("X-Lhcr-User"));
+  }
   if (who.empty()) who = "unknown";
   Result<mpi::LinkChange> done = Status::NotFound("no such endpoint: " + request.target);
   if (parts.size() == 4 && parts[1] == "review" && (parts[3] == "accept" || parts[3] == "reject")) {

@@ -11,8 +11,9 @@
 // the change's record, which is also what undo takes. Errors are
 // OperationOutcomes (400 bad body, 404 unknown resource, 409 a Task already
 // decided or a Person changed since the change being undone, 412 a
-// concurrent change). Who acted comes from the X-Lhcr-User header until
-// authentication arrives (issue 7); "unknown" without it.
+// concurrent change). Who acted is the verified caller (a professional's
+// user@ODS, a system's client id); with security off, the X-Lhcr-User
+// header, "unknown" without it.
 //
 // Thread-safe.
 #pragma once
@@ -20,6 +21,7 @@
 #include <string_view>
 
 #include "api/http.h"
+#include "auth/auth.h"
 #include "mpi/links.h"
 
 namespace lhcr::api {
@@ -28,7 +30,8 @@ class MpiApi {
  public:
   explicit MpiApi(mpi::LinkManager& links) : links_(links) {}
   static bool Serves(std::string_view path);
-  HttpResponse Handle(const HttpRequest& request);
+  // `principal`: the caller (api/auth_gate.h); null when security is off.
+  HttpResponse Handle(const HttpRequest& request, const auth::Principal* principal = nullptr);
 
  private:
   mpi::LinkManager& links_;

@@ -20,7 +20,9 @@
 #include "api/ingest_api.h"
 #include "api/mpi_api.h"
 #include "api/terminology_api.h"
+#include "app/security_setup.h"
 #include "app/terminology_setup.h"
+#include "app/token_command.h"
 #include "api/mllp_server.h"
 #include "audit/audit.h"
 #include "base/ids.h"
@@ -56,6 +58,7 @@ struct ServeArgs {
   std::string mllp;     // empty: no MLLP listener; else HOST:PORT for HL7 v2 feeds
   std::string sources;  // empty: any sender; else a sources.json (docs/SYNTH.md)
   std::string terminology;  // empty: the shipped subset (app/terminology_setup.h)
+  SecurityArgs security;    // TLS, token issuers, --no-auth (app/security_setup.h)
 };
 
 Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& s,
@@ -257,6 +260,16 @@ int Serve(const ServeArgs& args) {
          return r;
        },
        /*affects_state=*/false, /*instance=*/true});
+  // Deny by default: the gate in front of every route (app/security_setup.h).
+  auto security = SetUpSecurity(args.security, args.data, listen->first,
+                                mllp_listen ? mllp_listen->first : "", args.base_url,
+                                SystemClock());
+  if (!security.ok()) {
+    std::cerr << "lhcr serve: " << security.status().message() << "\n";
+    (*store)->Close();
+    return 2;
+  }
+  ao.security = security->capability_security;
   api::FhirApi api(interactions, ao, [&] { return Metrics(server_ptr, **store); });
   // Feeds: HTTP (/ingest, /sources, /quarantine) and MLLP, written through
   // the same interactions.
@@ -279,14 +292,18 @@ int Serve(const ServeArgs& args) {
   ho.port = listen->second;
   ho.io_threads = args.io_threads;
   ho.worker_threads = args.workers;
+  ApplyTls(args.security, ho);
   api::AuditMiddleware audit_requests(**audit_log);
   auto server = api::HttpServer::Start(
       ho,
       [&](const api::HttpRequest& r) {
         return audit_requests.Handle(r, [&](const api::HttpRequest& r) {
+        api::AuthGate::Admission in = security->gate->Admit(r);
+        if (in.response) return std::move(*in.response);
+        const auth::Principal* who = in.principal ? &*in.principal : nullptr;
         if (api::IngestApi::Serves(r.Path())) return ingest_api.Handle(r);
-        if (api::MpiApi::Serves(r.Path())) return mpi_api.Handle(r);
-        return api.Handle(r);
+        if (api::MpiApi::Serves(r.Path())) return mpi_api.Handle(r, who);
+        return api.Handle(r, who);
         });
       },
       [](const api::HttpRequest& r) { return api::FhirApi::IsCheap(r); });
@@ -298,7 +315,8 @@ int Serve(const ServeArgs& args) {
   std::string host =
       listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first;
   std::string base = args.base_url.empty()
-                         ? "http://" + host + ":" + std::to_string((*server)->port()) + "/fhir"
+                         ? (security->tls ? "https://" : "http://") + host + ":" +
+                               std::to_string((*server)->port()) + "/fhir"
                          : args.base_url;
   // Where the data is, with no password in it (this line goes to logs).
   std::string where = "data in " + args.data;
@@ -329,6 +347,14 @@ int Serve(const ServeArgs& args) {
                             ? "[" + mllp_listen->first + "]"
                             : mllp_listen->first;
     std::cout << "lhcr mllp listening on " << mhost << ":" << mllp->port() << std::endl;
+  }
+  if (security->dev_issuer) {
+    std::cout << "lhcr dev issuer on: a token with `lhcr token --data " << args.data
+              << " --system` (or --professional USER --org ODS --role CODE, or --patient "
+                 "NHS_NUMBER)"
+              << std::endl;
+  } else if (!security->verifier) {
+    std::cout << "lhcr security off (--no-auth): no token needed" << std::endl;
   }
 
   int sig = 0;
@@ -484,6 +510,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   s->add_flag("!--no-fsync", serve.fsync,
               "Do not fsync each commit (faster; a power cut may lose the last commits)");
+  lhcr::AddSecurityOptions(*s, serve.security);
   // mpi eval: the matching core against ground truth (docs/MATCHING.md).
   lhcr::identity::MpiEvalArgs mpi_eval;
   lhcr::identity::MatcherOptions mpi_options;
@@ -553,6 +580,8 @@ int main(int argc, char** argv) {
   CLI::App* record_report = lhcr::AddRecordCommand(app, record_args);
   lhcr::AuditArgs audit_args;
   CLI::App* audit_verify = lhcr::AddAuditCommand(app, audit_args);
+  lhcr::TokenArgs token_args;
+  CLI::App* tok = lhcr::AddTokenCommand(app, token_args);
   CLI11_PARSE(app, argc, argv);
   if (audit_verify->parsed()) return lhcr::RunAuditVerify(audit_args);
   if (ing->parsed()) return lhcr::Ingest(ingest_args);
@@ -560,6 +589,7 @@ int main(int argc, char** argv) {
   if (mpi_r->parsed()) return lhcr::MpiRelink(relink_args);
   if (s->parsed()) return lhcr::Serve(serve);
   if (syn->parsed()) return lhcr::Synth(synth_opts, synth_codelists);
+  if (tok->parsed()) return lhcr::RunToken(token_args);
   if (mpi_e->parsed()) {
     lhcr::Status st = mpi_eval.truth.empty()
                           ? lhcr::identity::RunMpiEval(mpi_eval, mpi_options, std::cout)

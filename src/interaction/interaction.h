@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/auth.h"
 #include "base/ids.h"
 #include "base/status.h"
 #include "base/time.h"
@@ -66,6 +67,9 @@ struct Preconditions {
 
 struct RequestContext {
   std::string base_url;  // "http://host:port/fhir", for fullUrl and links
+  // Who is asking (the verified bearer token); null when security is off.
+  // Borrowed for the call: do not keep it.
+  const auth::Principal* principal = nullptr;
   bool strict = false;   // Prefer: handling=strict
   std::string instance_id;  // the {id} of an instance-level operation (Type/{id}/$op)
 };

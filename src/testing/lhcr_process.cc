@@ -1,5 +1,6 @@
 #include "testing/lhcr_process.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -69,12 +70,18 @@ std::unique_ptr<LhcrProcess> LhcrProcess::Start(const std::vector<std::string>& 
 }
 
 std::unique_ptr<LhcrProcess> LhcrProcess::Serve(std::vector<std::string> args, std::string* error) {
+  bool issuer = std::find_if(args.begin(), args.end(), [](const std::string& a) {
+                  return a == "--dev-issuer" || a == "--issuer";
+                }) != args.end();
   args.insert(args.begin(), "serve");
   args.insert(args.end(), {"--listen", "127.0.0.1:0"});
+  if (!issuer) args.push_back("--no-auth");
   auto p = Start(args, error);
   if (p == nullptr) return nullptr;
   std::string first = p->Line(0, 30s);
-  p->port_ = PortAfter(first, "lhcr serving http://127.0.0.1:");
+  p->port_ = PortAfter(first, first.rfind("lhcr serving https://", 0) == 0
+                                  ? "lhcr serving https://127.0.0.1:"
+                                  : "lhcr serving http://127.0.0.1:");
   if (p->port_ == 0) {
     *error = "lhcr did not start; its output: " + p->Output();
     return nullptr;  // the destructor kills it

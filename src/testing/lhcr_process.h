@@ -35,8 +35,10 @@ class LhcrProcess {
   static std::unique_ptr<LhcrProcess> Start(const std::vector<std::string>& args,
                                             std::string* error, bool with_stderr = false);
   // `lhcr serve ARGS --listen 127.0.0.1:0` until it prints its first line
-  // ("lhcr serving http://127.0.0.1:PORT/fhir ..."); nullptr and a reason if
-  // it does not within 30 s.
+  // ("lhcr serving http(s)://127.0.0.1:PORT/fhir ..."); nullptr and a reason
+  // if it does not within 30 s. Security is off (--no-auth) unless ARGS name
+  // a token issuer (--dev-issuer or --issuer): tests that are not about
+  // security need no tokens.
   static std::unique_ptr<LhcrProcess> Serve(std::vector<std::string> args, std::string* error);
   ~LhcrProcess();
 
