@@ -84,8 +84,10 @@ void AddSource(T& item, const SourceRef& ref) {
 }
 
 struct Parsed {
+  explicit Parsed(const SourceItem* i, rapidjson::MemoryPoolAllocator<>* pool)
+      : item(i), doc(pool) {}
   const SourceItem* item;
-  fhir::JsonDoc doc;
+  fhir::JsonDoc doc;  // in the record's one memory pool
   SourceRef ref;
   std::string kind;  // source kind
 };
@@ -426,15 +428,21 @@ std::string Trend(const ResultSeries& s) {
 std::vector<ResultSeries> Results(const std::vector<const Parsed*>& in) {
   std::vector<ResultSeries> out;
   std::unordered_map<std::string, size_t> by_key;
-  auto add = [&](const Coding& code, const ResultPoint& pt) {
+  // Per series: time key (to the minute) -> its points at that time.
+  std::vector<std::unordered_map<std::string, std::vector<size_t>>> at_time;
+  auto add = [&](const Coding& code, ResultPoint pt) {
     auto [it, added] = by_key.emplace(CodeKey(code), out.size());
-    if (added) out.push_back({code, pt.unit, {}, ""});
+    if (added) {
+      out.push_back({code, pt.unit, {}, ""});
+      at_time.emplace_back();
+    }
     ResultSeries& s = out[it->second];
     if (s.unit.empty()) s.unit = pt.unit;
     // Aligned: the same time (to the minute) and value is one point.
-    for (ResultPoint& q : s.points) {
-      if (TimeKey(q.time) == TimeKey(pt.time) && q.value == pt.value && q.text == pt.text &&
-          q.unit == pt.unit) {
+    std::vector<size_t>& same_time = at_time[it->second][TimeKey(pt.time)];
+    for (size_t i : same_time) {
+      ResultPoint& q = s.points[i];
+      if (q.value == pt.value && q.text == pt.text && q.unit == pt.unit) {
         for (const SourceRef& r : pt.sources) {
           if (std::find(q.sources.begin(), q.sources.end(), r) == q.sources.end()) {
             q.sources.push_back(r);
@@ -443,7 +451,8 @@ std::vector<ResultSeries> Results(const std::vector<const Parsed*>& in) {
         return;
       }
     }
-    s.points.push_back(pt);
+    same_time.push_back(s.points.size());
+    s.points.push_back(std::move(pt));
   };
   for (const Parsed* p : in) {
     const Json& r = p->doc;
@@ -513,23 +522,24 @@ ConsolidatedRecord Consolidate(const SourceItems& items,
   rec.requested = items.requested;
   rec.patients = items.patients;
 
+  // One memory pool for every document of the record: a Document of its
+  // own allocates a 64 KB chunk per resource, and thousands of them cost
+  // more than the parsing.
+  rapidjson::MemoryPoolAllocator<> pool(1 << 20);
   std::vector<Parsed> parsed;
   parsed.reserve(items.items.size());
-  std::map<std::string, int64_t> seen;  // category -> source items
   for (const SourceItem& item : items.items) {
-    auto doc = fhir::ParseJson(item.json);
-    Parsed p{&item, {}, {}, {}};
+    Parsed& p = parsed.emplace_back(&item, &pool);
     p.ref.reference = item.type + "/" + item.id;
     p.ref.patient = item.patient.empty() ? p.ref.reference : item.patient;
-    if (doc.ok() && doc->IsObject()) {
-      p.doc = std::move(*doc);
+    p.doc.Parse(item.json.data(), item.json.size());
+    if (!p.doc.HasParseError() && p.doc.IsObject()) {
       p.ref.source = SourceIdOf(p.doc);
       auto k = options.source_kinds.find(p.ref.source);
       if (k != options.source_kinds.end()) p.kind = k->second;
     } else {
       p.doc.SetObject();
     }
-    parsed.push_back(std::move(p));
   }
 
   std::vector<const Parsed*> meds, problems, allergies, results, encounters, episodes, patients;

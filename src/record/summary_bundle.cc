@@ -86,9 +86,16 @@ class DocumentWriter {
  public:
   DocumentWriter(const ConsolidatedRecord& rec, const SourceItems& items,
                  const SummaryOptions& options)
-      : rec_(rec), items_(items), o_(options), w_(buf_) {
+      : rec_(rec), items_(items), o_(options), buf_(nullptr, Estimate(items)), w_(buf_) {
     seed_ = rec.requested + "|" + std::to_string(options.now_ms);
     subject_ = Abs(rec.requested);
+  }
+
+  // About the size of the document, so the buffer rarely grows.
+  static size_t Estimate(const SourceItems& items) {
+    size_t n = 4096;
+    for (const SourceItem& it : items.items) n += it.type == "Patient" ? it.json.size() : 200;
+    return n;
   }
 
   std::string Run() {
@@ -432,19 +439,9 @@ class DocumentWriter {
         KS(w_, "valueString", last.text);
       }
     }
-    // Every source Observation of the series (all its points).
+    // The source Observations of every point are the Provenance's entities.
     for (const ResultPoint& p : s.points) {
       for (const SourceRef& r : p.sources) sources.push_back(r);
-    }
-    if (!sources.empty()) {
-      K(w_, "derivedFrom");
-      w_.StartArray();
-      for (const SourceRef& r : sources) {
-        w_.StartObject();
-        KS(w_, "reference", Abs(r.reference));
-        w_.EndObject();
-      }
-      w_.EndArray();
     }
     End();
     Provenance(url, sources);
