@@ -98,6 +98,8 @@ int RunRecordReport(const RecordReportArgs& args, store::Store& store,
   std::map<std::string, record::CategoryCount> totals;
   std::vector<std::string> order;
   int64_t persons = 0, source_items = 0, items = 0, mixing = 0;
+  int64_t med_status[3] = {0, 0, 0};  // by MedicationStatus
+  std::map<std::string, int64_t> conflicts;
   std::vector<PersonRecord> records;
   std::unordered_map<std::string, std::string> patient_truth;  // "Patient/id" -> person
   constexpr size_t kChunk = 512;
@@ -123,6 +125,10 @@ int RunRecordReport(const RecordReportArgs& args, store::Store& store,
       ++persons;
       source_items += static_cast<int64_t>(gathered->items.size());
       record::ConsolidatedRecord rec = record::Consolidate(*gathered, terminology, options);
+      for (const record::MedicationEntry& m : rec.medications) {
+        ++med_status[static_cast<int>(m.status)];
+        for (const record::Conflict& c : m.conflicts) ++conflicts[c.kind];
+      }
       for (const record::CategoryCount& c : rec.counts) {
         auto [it, added] = totals.emplace(c.category, record::CategoryCount{c.category, 0, 0});
         if (added) order.push_back(c.category);
@@ -180,6 +186,14 @@ int RunRecordReport(const RecordReportArgs& args, store::Store& store,
                   ratio);
     out << line;
   }
+  std::snprintf(line, sizeof line,
+                "medications: %lld active, %lld stopped, %lld hospital-only; conflicts: %lld "
+                "dose-differs, %lld status-differs\n",
+                static_cast<long long>(med_status[0]), static_cast<long long>(med_status[1]),
+                static_cast<long long>(med_status[2]),
+                static_cast<long long>(conflicts["dose-differs"]),
+                static_cast<long long>(conflicts["status-differs"]));
+  out << line;
   if (truth.empty()) return 0;
 
   std::snprintf(

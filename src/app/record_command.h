@@ -7,7 +7,9 @@
 // consolidation rules, and add up per category how many source records
 // became how many consolidated items. Prints one line per category
 //   "<category> <source items> -> <consolidated items> (<ratio>x)"
-// after "record report: P persons, S source items in T s". With --truth
+// after "record report: P persons, S source items in T s", then
+//   "medications: A active, S stopped, H hospital-only; conflicts: D
+//   dose-differs, C status-differs". With --truth
 // (the truth.csv of the `lhcr synth` region that was ingested, and its
 // --seed), also spot checks against the truth:
 //   - items mixing people: consolidated items whose sources belong to more
