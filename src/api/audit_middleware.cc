@@ -68,6 +68,34 @@ audit::Actor AuditMiddleware::ActorOf(const HttpRequest& r) {
   return a;
 }
 
+audit::Actor AuditMiddleware::ActorOf(const auth::Principal& p, const audit::Actor& headers) {
+  audit::Actor a;
+  switch (p.kind) {
+    case auth::PrincipalKind::kProfessional:
+      a.kind = audit::ActorKind::kProfessional;
+      break;
+    case auth::PrincipalKind::kPatient:
+      a.kind = audit::ActorKind::kPatient;
+      break;
+    default:
+      a.kind = audit::ActorKind::kSystem;
+  }
+  a.user = !p.user_id.empty() ? p.user_id : !p.subject.empty() ? p.subject : p.client_id;
+  if (a.kind == audit::ActorKind::kPatient && !p.nhs_number.empty()) a.user = p.nhs_number;
+  a.org = p.org_ods;
+  a.role = p.roles.empty() ? "" : p.roles.front();
+  a.purpose_of_use = headers.purpose_of_use;
+  if (a.purpose_of_use.empty() && a.kind == audit::ActorKind::kPatient) a.purpose_of_use = "PATRQT";
+  a.break_glass_reason = headers.break_glass_reason;
+  return a;
+}
+
+void AuditMiddleware::NameCaller(const auth::Principal& principal) {
+  audit::RequestScope* scope = audit::RequestScope::Current();
+  if (scope == nullptr) return;
+  scope->event().actor = ActorOf(principal, scope->event().actor);
+}
+
 audit::Event AuditMiddleware::Describe(const HttpRequest& r, Millis now) {
   audit::Event e;
   e.actor = ActorOf(r);

@@ -19,6 +19,7 @@
 
 #include "api/http.h"
 #include "audit/audit.h"
+#include "auth/auth.h"
 #include "base/time.h"
 
 namespace lhcr::api {
@@ -32,8 +33,16 @@ class AuditMiddleware {
   // Serves `request` with `next` inside its audit scope and records it.
   HttpResponse Handle(const HttpRequest& request, const Handler& next);
 
-  // The caller, as the request names them.
+  // The caller, as the request's headers name them (no token).
   static audit::Actor ActorOf(const HttpRequest& request);
+  // The caller a verified token names: kind, user (or client) id, ODS code,
+  // first role, the patient's NHS number; purpose of use and a break-glass
+  // reason still come from the request (`headers`).
+  static audit::Actor ActorOf(const auth::Principal& principal, const audit::Actor& headers);
+  // Names the authenticated caller of the request being served on this
+  // thread (its audit::RequestScope): what the auth gate calls once it has
+  // verified a token. No-op outside a scope.
+  static void NameCaller(const auth::Principal& principal);
   // The request as an audit event before it is served: the interaction, its
   // action, target and the Patients its target names.
   static audit::Event Describe(const HttpRequest& request, Millis now);

@@ -301,6 +301,7 @@ int Serve(const ServeArgs& args) {
         api::AuthGate::Admission in = security->gate->Admit(r);
         if (in.response) return std::move(*in.response);
         const auth::Principal* who = in.principal ? &*in.principal : nullptr;
+        if (who != nullptr) api::AuditMiddleware::NameCaller(*who);  // the audited caller
         if (api::IngestApi::Serves(r.Path())) return ingest_api.Handle(r);
         if (api::MpiApi::Serves(r.Path())) return mpi_api.Handle(r, who);
         return api.Handle(r, who);

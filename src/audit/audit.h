@@ -110,6 +110,12 @@ struct AuditOptions {
   // see AuditLog::Record).
   bool wait_for_commit = false;
   size_t max_pending = 10000;  // Record waits while this many are queued
+  // The flusher lets a batch grow for up to this long (or to batch_size
+  // entries) before writing it: fewer, larger commits. Reads do not wait
+  // for the commit, so this costs them no latency; it is part of what a
+  // crash can lose.
+  int linger_ms = 5;
+  size_t batch_size = 512;
 };
 
 // The audit trail over a store. Record and AppendInTxn may be called from

@@ -136,7 +136,11 @@ Status AuditLog::Record(const Event& e) {
   if (closed_) return Status::Unavailable("the audit log is closed, so the request was not served");
   std::shared_ptr<Batch> mine = pending_;
   mine->entries.push_back(std::move(p));
-  work_cv_.notify_one();
+  // The flusher waits only for the first entry or for a full batch.
+  if (mine->entries.size() == 1 || mine->entries.size() == options_.batch_size ||
+      options_.wait_for_commit) {
+    work_cv_.notify_one();
+  }
   if (!options_.wait_for_commit) return Status::Ok();
   done_cv_.wait(lock, [&] { return mine->done; });
   return mine->result;
@@ -160,6 +164,10 @@ void AuditLog::FlushLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     work_cv_.wait(lock, [&] { return retry_ || !pending_->entries.empty() || closed_; });
+    if (!retry_ && !closed_ && !options_.wait_for_commit) {
+      work_cv_.wait_for(lock, std::chrono::milliseconds(options_.linger_ms),
+                        [&] { return closed_ || pending_->entries.size() >= options_.batch_size; });
+    }
     std::shared_ptr<Batch> batch;
     if (retry_) {
       batch = std::move(retry_);
