@@ -10,8 +10,8 @@
 //
 // The Person links four Patients (two GP practices, the acute trust, social
 // care); the records overlap as real feeds do: the same medicines at both
-// practices and in hospital (VMP and AMP codes), repeated problems, results
-// sent by the GP and the lab, a few duplicate encounters.
+// practices and in hospital (VMP and AMP codes), repeated problems and
+// allergies, results sent by the GP and the lab; encounters are all distinct.
 #include <time.h>
 
 #include <algorithm>
