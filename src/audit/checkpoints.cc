@@ -166,6 +166,32 @@ Status Checkpoints::Append(const ChainHead& head, Millis at) {
   return Status::Ok();
 }
 
+Result<SignedCheckpoint> ParseCheckpointLine(std::string_view line, std::string* signature) {
+  std::string_view f[4];
+  size_t n = 0, s = 0;
+  while (n < 4) {
+    size_t sp = line.find(' ', s);
+    if (sp == std::string_view::npos) sp = line.size();
+    f[n++] = line.substr(s, sp - s);
+    if (sp == line.size()) break;
+    s = sp + 1;
+  }
+  auto num = [](std::string_view v, int64_t* out) {
+    auto r = std::from_chars(v.data(), v.data() + v.size(), *out);
+    return !v.empty() && r.ec == std::errc() && r.ptr == v.data() + v.size();
+  };
+  SignedCheckpoint c;
+  std::optional<std::string> sig = n == 4 ? Unbase64(f[3]) : std::nullopt;
+  bool hex = f[1].size() == 64;
+  for (char ch : f[1]) hex = hex && ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
+  if (n != 4 || !num(f[0], &c.seq) || !num(f[2], &c.at) || !hex || !sig || sig->size() != 64) {
+    return Status::Incorrect("malformed checkpoint line");
+  }
+  c.hash = std::string(f[1]);
+  *signature = std::move(*sig);
+  return c;
+}
+
 Result<std::vector<SignedCheckpoint>> ReadCheckpoints(const std::string& dir,
                                                       std::string* problem) {
   problem->clear();
@@ -200,28 +226,15 @@ Result<std::vector<SignedCheckpoint>> ReadCheckpoints(const std::string& dir,
     std::string_view line(text.data() + pos, nl - pos);
     pos = nl + 1;
     ++line_no;
-    SignedCheckpoint c;
-    c.line = line_no;
-    std::string_view f[4];
-    size_t n = 0, s = 0;
-    while (n < 4) {
-      size_t sp = line.find(' ', s);
-      if (sp == std::string_view::npos) sp = line.size();
-      f[n++] = line.substr(s, sp - s);
-      if (sp == line.size()) break;
-      s = sp + 1;
-    }
-    auto num = [](std::string_view v, int64_t* out) {
-      auto r = std::from_chars(v.data(), v.data() + v.size(), *out);
-      return r.ec == std::errc() && r.ptr == v.data() + v.size();
-    };
-    std::optional<std::string> sig = n == 4 ? Unbase64(f[3]) : std::nullopt;
-    if (n != 4 || !num(f[0], &c.seq) || !num(f[2], &c.at) || f[1].size() != 64 || !sig) {
+    std::string sig;
+    Result<SignedCheckpoint> parsed = ParseCheckpointLine(line, &sig);
+    if (!parsed.ok()) {
       *problem = "checkpoint line " + std::to_string(line_no) + " is malformed";
       break;
     }
-    c.hash = std::string(f[1]);
-    if (!VerifySignature(pub, Message(c.seq, c.hash, c.at), *sig)) {
+    SignedCheckpoint c = std::move(*parsed);
+    c.line = line_no;
+    if (!VerifySignature(pub, Message(c.seq, c.hash, c.at), sig)) {
       *problem = "checkpoint line " + std::to_string(line_no) + " (entry " + std::to_string(c.seq) +
                  ") has a signature that does not verify";
       break;

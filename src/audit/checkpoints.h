@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit/audit.h"
@@ -46,6 +47,11 @@ class Checkpoints {
 // checkpoint file and no key: none. A key with no checkpoint file, or a
 // file with no key: a problem (one of them was removed).
 Result<std::vector<SignedCheckpoint>> ReadCheckpoints(const std::string& dir, std::string* problem);
+
+// One line of the checkpoint file (without its newline), its fields
+// checked but not its signature: *signature gets the decoded signature.
+// kIncorrect when malformed.
+Result<SignedCheckpoint> ParseCheckpointLine(std::string_view line, std::string* signature);
 
 std::string CheckpointFile(const std::string& dir);
 std::string SigningKeyFile(const std::string& dir);
