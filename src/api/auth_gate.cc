@@ -11,28 +11,36 @@
 
 namespace lhcr::api {
 
+// Verified tokens until they expire. A lookup hashes the token in place and
+// shares the Principal: no copy of either per request.
 class AuthGate::Cache {
  public:
   explicit Cache(size_t limit) : limit_(limit) {}
 
-  std::optional<auth::Principal> Find(std::string_view token, Millis now) const {
+  std::shared_ptr<const auth::Principal> Find(std::string_view token, Millis now) const {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = map_.find(std::string(token));
+    auto it = map_.find(token);
     // The verifier's skew is not applied here: an entry ends at `exp`, and
     // the token then goes back to the verifier, which decides.
-    if (it == map_.end() || now >= it->second.expires_at) return std::nullopt;
+    if (it == map_.end() || now >= it->second->expires_at) return nullptr;
     return it->second;
   }
-  void Put(std::string_view token, const auth::Principal& p) const {
+  void Put(std::string_view token, std::shared_ptr<const auth::Principal> p) const {
     std::lock_guard<std::mutex> lock(mu_);
     if (map_.size() >= limit_) map_.clear();  // crude but bounded; a miss costs one verify
-    map_.emplace(std::string(token), p);
+    map_.emplace(std::string(token), std::move(p));
   }
 
  private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
   size_t limit_;
   mutable std::mutex mu_;
-  mutable std::unordered_map<std::string, auth::Principal> map_;  // GUARDED_BY(mu_)
+  mutable std::unordered_map<std::string, std::shared_ptr<const auth::Principal>, Hash,
+                             std::equal_to<>>
+      map_;  // GUARDED_BY(mu_)
 };
 
 namespace {
@@ -140,10 +148,10 @@ AuthGate::Admission AuthGate::Admit(const HttpRequest& request) const {
       origin = std::string(request.tls ? "https://" : "http://") +
                std::string(host.empty() ? "localhost" : host);
     }
-    return {Json(SmartConfiguration(options_, origin)), std::nullopt};
+    return {Json(SmartConfiguration(options_, origin)), nullptr};
   }
   if (path == "/.well-known/jwks.json" && !options_.jwks.empty()) {
-    return {Json(options_.jwks), std::nullopt};
+    return {Json(options_.jwks), nullptr};
   }
   if (OpenPath(path)) return {};
 
@@ -155,13 +163,13 @@ AuthGate::Admission AuthGate::Admit(const HttpRequest& request) const {
     r.SetHeader("WWW-Authenticate", header.empty()
                                         ? "Bearer realm=\"lhcr\""
                                         : "Bearer realm=\"lhcr\", error=\"invalid_request\"");
-    return {std::move(r), std::nullopt};
+    return {std::move(r), nullptr};
   }
   std::string_view token = header.substr(7);
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
 
-  std::optional<auth::Principal> principal = cache_->Find(token, clock_.Now());
+  std::shared_ptr<const auth::Principal> principal = cache_->Find(token, clock_.Now());
   if (!principal) {
     Result<auth::Principal> verified = verifier_->Verify(token);
     if (!verified.ok()) {
@@ -170,14 +178,14 @@ AuthGate::Admission AuthGate::Admit(const HttpRequest& request) const {
                   "Bearer realm=\"lhcr\", error=\"invalid_token\", "
                   "error_description=" +
                       Quoted(verified.status().message()));
-      return {std::move(r), std::nullopt};
+      return {std::move(r), nullptr};
     }
-    cache_->Put(token, *verified);
-    principal = std::move(*verified);
+    principal = std::make_shared<const auth::Principal>(std::move(verified).value());
+    cache_->Put(token, principal);
   }
   if (principal->kind == auth::PrincipalKind::kPatient && StaffOnly(path)) {
     return {OutcomeResponse(Status::Forbidden(std::string(path) + " is for systems and staff")),
-            std::nullopt};
+            nullptr};
   }
   return {std::nullopt, std::move(principal)};
 }

@@ -62,8 +62,9 @@ class AuthGate {
   struct Admission {
     // Set: answer the request with this and call nothing else.
     std::optional<HttpResponse> response;
-    // Set when the request is admitted with a verified token.
-    std::optional<auth::Principal> principal;
+    // Set when the request is admitted with a verified token (shared with
+    // the gate's cache; immutable).
+    std::shared_ptr<const auth::Principal> principal;
   };
   Admission Admit(const HttpRequest& request) const;
 
