@@ -526,13 +526,22 @@ ConsolidatedRecord Consolidate(const SourceItems& items,
   // own allocates a 64 KB chunk per resource, and thousands of them cost
   // more than the parsing.
   rapidjson::MemoryPoolAllocator<> pool(1 << 20);
+  // The documents are parsed in place, in one copy of all their bytes: their
+  // strings are not copied again (the copy lives until the rules are done).
+  size_t bytes = 0;
+  for (const SourceItem& item : items.items) bytes += item.json.size() + 1;
+  std::string arena;
+  arena.reserve(bytes);
   std::vector<Parsed> parsed;
   parsed.reserve(items.items.size());
   for (const SourceItem& item : items.items) {
     Parsed& p = parsed.emplace_back(&item, &pool);
     p.ref.reference = item.type + "/" + item.id;
     p.ref.patient = item.patient.empty() ? p.ref.reference : item.patient;
-    p.doc.Parse(item.json.data(), item.json.size());
+    size_t at = arena.size();
+    arena.append(item.json);
+    arena.push_back('\0');
+    p.doc.ParseInsitu(&arena[at]);
     if (!p.doc.HasParseError() && p.doc.IsObject()) {
       p.ref.source = SourceIdOf(p.doc);
       auto k = options.source_kinds.find(p.ref.source);

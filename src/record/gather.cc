@@ -2,6 +2,8 @@
 // links, read through the index rows of Person.link and of each type's
 // `patient` search parameter (one range lookup per Patient and type).
 #include <algorithm>
+#include <iterator>
+#include <unordered_map>
 
 #include "fhir/json.h"
 #include "record/record.h"
@@ -96,19 +98,35 @@ Result<SourceItems> Gather(store::StoreView& view, const fhir::SearchParamRegist
     if (!p || p->deleted) continue;
     out.items.push_back({"Patient", p->id, "", std::move(p->json)});
   }
-  // Each Patient's compartment, type by type, from the index.
+  // Each Patient's compartment, type by type, from the index: the rids of
+  // every linked Patient's records of a type, then one fetch for them all.
+  std::unordered_map<store::Rid, size_t> owner;  // rid -> index into out.patients
   for (const std::string& type : GatheredTypes()) {
-    for (const std::string& pref : out.patients) {
-      std::string_view id = std::string_view(pref).substr(8);
+    RidSet all;
+    owner.clear();
+    for (size_t i = 0; i < out.patients.size(); ++i) {
+      std::string_view id = std::string_view(out.patients[i]).substr(8);
       ASSIGN_OR_RETURN(RidSet rids,
                        search::MatchParamRows(type, "patient", "", RefTo("Patient", id), view,
                                               registry, nullptr));
-      if (rids.empty()) continue;
-      ASSIGN_OR_RETURN(auto versions, view.Fetch(rids, std::nullopt));
-      for (store::ResourceVersion& v : versions) {
-        if (v.deleted) continue;
-        out.items.push_back({type, std::move(v.id), pref, std::move(v.json)});
+      for (store::Rid r : rids) owner.emplace(r, i);
+      if (all.empty()) {
+        all = std::move(rids);
+      } else if (!rids.empty()) {
+        RidSet merged;
+        merged.reserve(all.size() + rids.size());
+        std::set_union(all.begin(), all.end(), rids.begin(), rids.end(),
+                       std::back_inserter(merged));
+        all = std::move(merged);
       }
+    }
+    if (all.empty()) continue;
+    ASSIGN_OR_RETURN(auto versions, view.Fetch(all, std::nullopt));
+    for (store::ResourceVersion& v : versions) {
+      if (v.deleted) continue;
+      auto o = owner.find(v.rid);
+      if (o == owner.end()) continue;
+      out.items.push_back({type, std::move(v.id), out.patients[o->second], std::move(v.json)});
     }
   }
   return out;
