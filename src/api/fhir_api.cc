@@ -26,14 +26,17 @@ using interaction::RequestContext;
 using interaction::Response;
 
 // A GET operation's query parameters as a Parameters resource (each value
-// a valueString; the operation reads value[x] of any primitive type).
+// a valueString; the operation reads value[x] of any primitive type). The
+// general parameters _format and _pretty (R4 3.1.0.1.9) are the API's; the
+// other '_' ones are the operation's (`_since`, `_type`, `_count` of
+// $everything).
 std::string ParametersFromQuery(const search::QueryParams& query) {
   fhir::JsonDoc doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();
   doc.AddMember("resourceType", "Parameters", a);
   fhir::Json list(rapidjson::kArrayType);
   for (const auto& [k, v] : query) {
-    if (!k.empty() && k[0] == '_') continue;  // _format and the like
+    if (k == "_format" || k == "_pretty") continue;
     fhir::Json p(rapidjson::kObjectType);
     p.AddMember("name", fhir::Json(k.c_str(), a), a);
     p.AddMember("valueString", fhir::Json(v.c_str(), a), a);

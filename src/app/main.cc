@@ -11,6 +11,7 @@
 #include <string>
 
 #include "api/audit_middleware.h"
+#include "api/everything_api.h"
 #include "api/fhir_api.h"
 #include "app/audit_command.h"
 #include "app/ingest_command.h"
@@ -233,6 +234,9 @@ int Serve(const ServeArgs& args) {
        [&](const interaction::RequestContext& ctx, const std::string& body) {
          return match.Match(ctx, body);
        }});
+  // Patient/{id}/$everything: the person's whole record.
+  ao.operations.push_back(
+      api::EverythingOperation(interactions, compartment::PatientCompartment::R4()));
   // CodeSystem/$lookup, ValueSet/$validate-code and $expand,
   // ConceptMap/$translate over the loaded terminology.
   for (api::FhirOperation& op :

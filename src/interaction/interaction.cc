@@ -612,6 +612,16 @@ Result<Response> Interactions::Search(const RequestContext& ctx, const std::stri
   return SearchPage(ctx, token, 0, count);
 }
 
+Result<Response> Interactions::PageOf(const RequestContext& ctx, std::vector<store::Rid> rids,
+                                      int64_t seq, std::string self, std::optional<int> count) {
+  search::SearchRequest req;
+  req.total = search::TotalMode::kAccurate;
+  const int n =
+      std::min(count.value_or(impl_->options.default_page_size), impl_->options.max_page_size);
+  std::string token = impl_->pages.Put(std::move(rids), seq, std::move(req), std::move(self));
+  return SearchPage(ctx, token, 0, n);
+}
+
 Result<Response> Interactions::SearchPage(const RequestContext& ctx, const std::string& token,
                                           int offset, int count) {
   auto entry = impl_->pages.Get(token);
@@ -627,8 +637,9 @@ Result<Response> Interactions::SearchPage(const RequestContext& ctx, const std::
     return ctx.base_url + "?_getpages=" + token + "&_getpagesoffset=" + std::to_string(off) +
            "&_count=" + std::to_string(count);
   };
-  b.Link("self",
-         ctx.base_url + "/" + req.type + (req.self_query.empty() ? "" : "?" + req.self_query));
+  b.Link("self", !entry->self.empty() ? ctx.base_url + "/" + entry->self
+                                       : ctx.base_url + "/" + req.type +
+                                             (req.self_query.empty() ? "" : "?" + req.self_query));
   if (req.summary == search::SummaryMode::kCount) {
     Response r;
     r.body = b.Finish();

@@ -112,6 +112,14 @@ class Interactions {
   // A following page of an earlier search (its token from a next link).
   Result<Response> SearchPage(const RequestContext& ctx, const std::string& token, int offset,
                               int count);
+  // A result set an operation computed (Patient/$everything) served as a
+  // searchset like a search's: `rids` as of the snapshot `seq` they were
+  // read in (so following pages neither skip nor repeat while writes go on),
+  // `count` (clamped to the page size limits) per page, with total and
+  // first/previous/next/last links through the same paging as searches.
+  // `self` is the self link, relative to the base ("Patient/1/$everything").
+  Result<Response> PageOf(const RequestContext& ctx, std::vector<store::Rid> rids, int64_t seq,
+                          std::string self, std::optional<int> count);
   // A batch or transaction Bundle.
   Result<Response> Bundle(const RequestContext& ctx, const std::string& body);
   // The CapabilityStatement (metadata).

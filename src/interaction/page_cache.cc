@@ -7,7 +7,7 @@ namespace lhcr::interaction {
 PageCache::PageCache(size_t max_rids, std::chrono::seconds ttl) : max_rids_(max_rids), ttl_(ttl) {}
 
 std::string PageCache::Put(std::vector<store::Rid> rids, int64_t seq,
-                           search::SearchRequest request) {
+                           search::SearchRequest request, std::string self) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::lock_guard<std::mutex> lock(mu_);
   char buf[40];
@@ -17,7 +17,7 @@ std::string PageCache::Put(std::vector<store::Rid> rids, int64_t seq,
   total_rids_ += rids.size();
   lru_.push_front(token);
   Slot slot{Entry{std::make_shared<const std::vector<store::Rid>>(std::move(rids)), seq,
-                  std::move(request)},
+                  std::move(request), std::move(self)},
             std::chrono::steady_clock::now() + ttl_, lru_.begin()};
   slots_.emplace(token, std::move(slot));
   EvictLocked();

@@ -24,13 +24,18 @@ class PageCache {
     std::shared_ptr<const std::vector<store::Rid>> rids;
     int64_t seq = 0;  // the snapshot the search ran in
     search::SearchRequest request;
+    // The self link of a result set that is not a type search (an
+    // operation's, e.g. "Patient/1/$everything?_count=10"), relative to the
+    // base; empty for a search (its self link is built from `request`).
+    std::string self;
   };
 
   explicit PageCache(size_t max_rids = 20'000'000,
                      std::chrono::seconds ttl = std::chrono::minutes(30));
 
   // Stores a result set and returns its token.
-  std::string Put(std::vector<store::Rid> rids, int64_t seq, search::SearchRequest request);
+  std::string Put(std::vector<store::Rid> rids, int64_t seq, search::SearchRequest request,
+                  std::string self = "");
   std::optional<Entry> Get(const std::string& token);
 
  private:
