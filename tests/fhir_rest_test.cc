@@ -309,6 +309,10 @@ TEST_F(FhirRestTest, HeadIsGetWithoutBody) {
   EXPECT_EQ(h.status, 200);
   EXPECT_EQ(h.body, "");
   EXPECT_EQ(h.Header("ETag"), "W/\"1\"");
+  // The Content-Length a GET would have: the length of the resource.
+  ClientResponse g = Get("/fhir/Patient/hd");
+  EXPECT_EQ(h.Header("Content-Length"), std::to_string(g.body.size()));
+  EXPECT_NE(h.Header("Content-Length"), "0");
   EXPECT_EQ(client_->Call("HEAD", "/fhir/Patient/none").status, 404);
   // The connection is still in step afterwards.
   EXPECT_EQ(Str(Get("/fhir/Patient/hd").body, "/id"), "hd");

@@ -100,7 +100,11 @@ HttpResponse FhirApi::Handle(const HttpRequest& request, const auth::Principal* 
   }
   if (path == "/fhir" || path.rfind("/fhir/", 0) == 0) {
     HttpResponse r = HandleFhir(request, path.substr(5), principal);
-    if (request.method == "HEAD") r.body.clear();
+    if (request.method == "HEAD") {
+      // The length GET would have sent (RFC 9110 9.3.2), not 0.
+      r.SetHeader("Content-Length", std::to_string(r.body.size()));
+      r.body.clear();
+    }
     return r;
   }
   return Error(Status::NotFound("no such endpoint: " + std::string(path)));
