@@ -185,6 +185,12 @@ class AuditLog {
   bool writing_ = false;              // guarded by mu_: the flusher is in a store write
   std::thread flusher_;
 
+  // The chain's head in the store, as this process last saw it (read and
+  // checked inside each append's transaction; see HeadIn).
+  Result<ChainHead> HeadIn(store::StoreView& txn);
+  std::mutex hint_mu_;
+  ChainHead hint_;  // guarded by hint_mu_
+
   std::mutex cp_mu_;
   ChainHead newest_;            // guarded by cp_mu_: newest committed entry
   int64_t checkpointed_ = 0;    // guarded by cp_mu_: seq of the last checkpoint

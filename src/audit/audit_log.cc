@@ -10,8 +10,9 @@
 namespace lhcr::audit {
 namespace {
 
-// The chain's newest entry as `txn` sees it.
-Result<ChainHead> ReadHead(store::StoreView& txn) {
+// The chain's newest entry as `txn` sees it, by the store's history: the
+// first append of a process (SQLite answers it by walking every AuditEvent).
+Result<ChainHead> HistoryHead(store::StoreView& txn) {
   store::HistoryQuery q;
   q.type = "AuditEvent";
   q.limit = 1;
@@ -27,6 +28,17 @@ Result<ChainHead> ReadHead(store::StoreView& txn) {
   head.seq = e->seq;
   head.hash = std::move(e->hash);
   return head;
+}
+
+// The head that entry `v` (AuditEvent/`seq`) makes.
+Result<ChainHead> HeadOf(const store::ResourceVersion& v) {
+  Result<ParsedEntry> e = ParseEntry(v.json);
+  if (!e.ok()) {
+    return Status::Fault("the audit chain's newest entry AuditEvent/" + v.id + " is unreadable (" +
+                         e.status().message() +
+                         "); run lhcr audit verify; nothing of this request was stored");
+  }
+  return ChainHead{e->seq, std::move(e->hash)};
 }
 
 // Appends `p` after *head (and moves *head on).
@@ -123,6 +135,10 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(
     log->checkpointed_ = done.back().seq;
     log->newest_ = {done.back().seq, done.back().hash};
   }
+  if (!done.empty()) {
+    std::lock_guard<std::mutex> lock(log->hint_mu_);
+    log->hint_ = {done.back().seq, done.back().hash};  // walked on from here
+  }
   return log;
 }
 
@@ -181,10 +197,12 @@ void AuditLog::FlushLoop() {
     lock.unlock();
     ChainHead head;
     Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
-      ASSIGN_OR_RETURN(head, ReadHead(txn));
+      ASSIGN_OR_RETURN(head, HeadIn(txn));
       for (const PreparedEntry& entry : batch->entries) {
         RETURN_IF_ERROR(AppendPrepared(txn, entry, &head));
       }
+      std::lock_guard<std::mutex> hint_lock(hint_mu_);
+      hint_ = head;
       return Status::Ok();
     });
     if (s.ok()) Committed(head);
@@ -215,10 +233,43 @@ void AuditLog::FlushLoop() {
   }
 }
 
+Result<ChainHead> AuditLog::HeadIn(store::StoreView& txn) {
+  ChainHead hint;
+  {
+    std::lock_guard<std::mutex> lock(hint_mu_);
+    hint = hint_;
+  }
+  // Where the last append left the chain, checked by point reads: back over
+  // entries a rolled-back transaction took with it, on over entries another
+  // writer (a second lhcr on the same PostgreSQL) appended. No hint yet: the
+  // store's history, once.
+  int64_t seq = hint.seq;
+  if (seq <= 0) return HistoryHead(txn);
+  ASSIGN_OR_RETURN(std::optional<store::ResourceVersion> v,
+                   txn.Read("AuditEvent", std::to_string(seq)));
+  for (int back = 0; !v && seq > 1; ++back) {
+    if (back == 100000) return HistoryHead(txn);
+    --seq;
+    ASSIGN_OR_RETURN(v, txn.Read("AuditEvent", std::to_string(seq)));
+  }
+  if (!v) return HistoryHead(txn);
+  for (;;) {
+    ASSIGN_OR_RETURN(std::optional<store::ResourceVersion> next,
+                     txn.Read("AuditEvent", std::to_string(seq + 1)));
+    if (!next) break;
+    v = std::move(next);
+    ++seq;
+  }
+  return HeadOf(*v);
+}
+
 Status AuditLog::AppendInTxn(store::WriteTxn& txn, const Event& e, ChainHead* head) {
   PreparedEntry p = PrepareEntry(e, *params_);
-  ASSIGN_OR_RETURN(*head, ReadHead(txn));
-  return AppendPrepared(txn, p, head);
+  ASSIGN_OR_RETURN(*head, HeadIn(txn));
+  RETURN_IF_ERROR(AppendPrepared(txn, p, head));
+  std::lock_guard<std::mutex> lock(hint_mu_);
+  hint_ = *head;
+  return Status::Ok();
 }
 
 void AuditLog::Committed(const ChainHead& head) {

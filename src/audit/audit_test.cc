@@ -205,6 +205,36 @@ TEST_F(AuditTest, QueuedRecordsAreCommittedByFlush) {
   EXPECT_EQ((*l)->Record(ReadEvent(1)).code(), StatusCode::kUnavailable);
 }
 
+TEST_F(AuditTest, AnotherWritersAppendsAreFollowed) {
+  OpenLog();
+  Append(3);
+  // A second log on the same store (as a second lhcr on one PostgreSQL).
+  AuditOptions o;
+  o.dir = dir_ + "/other";
+  o.wait_for_commit = true;
+  auto other = AuditLog::Open(*store_, fhir::SearchParamRegistry::R4(), o, clock_);
+  ASSERT_TRUE(other.ok());
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE((*other)->Record(ReadEvent(10 + i)).ok());
+  Append(2);
+  (*other)->Close();
+  VerifyReport r = Check();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.entries, 9);
+}
+
+TEST_F(AuditTest, ReopenedLogGoesOnFromItsLastCheckpoint) {
+  OpenLog(2);
+  Append(5);
+  log_->Close();  // checkpoints at 2, 4 and 5
+  log_.reset();
+  OpenLog(2);
+  Append(3);
+  log_->Close();
+  VerifyReport r = Check();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.entries, 8);
+}
+
 TEST_F(AuditTest, EditedEntryIsNamed) {
   OpenLog();
   Append(10);
@@ -440,6 +470,12 @@ TEST_F(AuditTest, AuditedStoreWritesTheEventInTheSameTransaction) {
   s = audited.Write([&](store::WriteTxn& txn) { return txn.Put(ae, {}, {}); });
   EXPECT_EQ(s.code(), StatusCode::kForbidden);
   EXPECT_TRUE(Check().ok);
+
+  // The rolled-back entry 2 is not a gap: the next append finds the head.
+  ASSERT_TRUE(log_->Record(ReadEvent(3)).ok());
+  VerifyReport r = Check();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.entries, 2);
 }
 
 TEST_F(AuditTest, PatientOfFindsTheSubject) {
