@@ -13,6 +13,7 @@
 #include "api/audit_middleware.h"
 #include "api/everything_api.h"
 #include "api/fhir_api.h"
+#include "api/gpconnect_api.h"
 #include "app/audit_command.h"
 #include "app/ingest_command.h"
 #include "app/record_command.h"
@@ -237,6 +238,9 @@ int Serve(const ServeArgs& args) {
   // Patient/{id}/$everything: the person's whole record.
   ao.operations.push_back(
       api::EverythingOperation(interactions, compartment::PatientCompartment::R4()));
+  // GP Connect Access Record: Structured over the person's linked records.
+  ao.operations.push_back(api::StructuredRecordOperation(
+      interactions, compartment::PatientCompartment::R4(), SystemClock(), UuidGenerator()));
   // CodeSystem/$lookup, ValueSet/$validate-code and $expand,
   // ConceptMap/$translate over the loaded terminology.
   for (api::FhirOperation& op :

@@ -41,6 +41,12 @@ struct StatusDetail {
   std::string code;
   std::string location;
   std::string message;
+  // A coded reason an API defines beside the IssueType, e.g. GP Connect's
+  // Spine-ErrorOrWarningCode-1 INVALID_NHS_NUMBER (FHIR: the issue's
+  // details.coding); empty system when there is none.
+  std::string details_system;
+  std::string details_code;
+  std::string details_display;
   bool operator==(const StatusDetail&) const = default;
 };
 

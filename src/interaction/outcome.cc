@@ -82,6 +82,12 @@ std::string OperationOutcomeFor(const Status& status) {
       j += "{\"severity\":\"error\",\"code\":" +
            JsonString(d.code.empty() ? std::string(IssueCodeFor(status.code())) : d.code) +
            ",\"diagnostics\":" + JsonString(d.message);
+      if (!d.details_system.empty()) {
+        j += ",\"details\":{\"coding\":[{\"system\":" + JsonString(d.details_system) +
+             ",\"code\":" + JsonString(d.details_code) +
+             (d.details_display.empty() ? "" : ",\"display\":" + JsonString(d.details_display)) +
+             "}]}";
+      }
       if (!d.location.empty()) {
         j += ",\"location\":[" + JsonString(d.location) + "],\"expression\":[" +
              JsonString(d.location) + "]";
