@@ -154,6 +154,40 @@ TEST_F(AuthHttpTest, TheCapabilityStatementAndSmartConfigurationDeclareTheSecuri
   EXPECT_EQ(jwks.body.find("\"d\""), std::string::npos) << "private key published";
 }
 
+// A second server trusting the first's development issuer as an ordinary
+// issuer, its JWKS fetched from the first's /.well-known/jwks.json.
+TEST_F(AuthHttpTest, AnIssuersJwksIsFetchedFromItsUrl) {
+  TempDir data;
+  std::string jwks_url =
+      "http://127.0.0.1:" + std::to_string(server_->port()) + "/.well-known/jwks.json";
+  std::string error;
+  auto second = LhcrProcess::Serve(
+      {"--data", data.path(), "--no-fsync", "--issuer", "https://dev-issuer.lhcr.invalid",
+       "--audience", "lhcr", "--jwks", jwks_url},
+      &error);
+  ASSERT_NE(second, nullptr) << error;
+  HttpClient c(second->port());
+  EXPECT_EQ(c.Get("/fhir/Patient").status, 401);
+  std::string token = Token(dir_->path(), {"--system"});
+  ClientResponse r = c.Call("GET", "/fhir/Patient", "", Bearer(token));
+  EXPECT_EQ(r.status, 200) << r.body;
+  // It does not serve the key of an issuer it only trusts.
+  EXPECT_EQ(c.Get("/.well-known/jwks.json").status, 401);
+
+  // An unreachable JWKS URL stops the start.
+  auto p = LhcrProcess::Start(
+      {"serve", "--data", data.path(), "--listen", "127.0.0.1:0", "--issuer", "https://idp.example",
+       "--audience", "lhcr", "--jwks", "http://127.0.0.1:1/jwks.json"},
+      &error, /*with_stderr=*/true);
+  ASSERT_NE(p, nullptr) << error;
+  auto status = p->WaitExit(30s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0);
+  EXPECT_NE(p->Output().find("JWKS http://127.0.0.1:1/jwks.json: Connection refused"),
+            std::string::npos)
+      << p->Output();
+}
+
 // `lhcr serve` refuses the unsafe combinations.
 TEST(AuthServeFlagsTest, RefusesUnsafeCombinations) {
   TempDir dir;

@@ -1,5 +1,7 @@
 #include "app/security_setup.h"
 
+#include "app/jwks_fetch.h"
+
 namespace lhcr {
 
 void AddSecurityOptions(CLI::App& s, SecurityArgs& a) {
@@ -12,7 +14,9 @@ void AddSecurityOptions(CLI::App& s, SecurityArgs& a) {
   s.add_option("--issuer", a.issuers, "Trusted token issuer (iss), repeatable");
   s.add_option("--audience", a.audiences,
                "Audience (aud) tokens must name: one per --issuer, or one for all");
-  s.add_option("--jwks", a.jwks, "JWKS file of each --issuer, in the same order");
+  s.add_option("--jwks", a.jwks,
+               "JWKS of each --issuer, in the same order: a file, or an http(s) URL fetched at "
+               "start");
   s.add_option("--authorize-url", a.authorize_url,
                "The issuer's OAuth authorization endpoint (SMART configuration)");
   s.add_option("--token-url", a.token_url,
@@ -67,7 +71,8 @@ Result<Security> SetUpSecurity(const SecurityArgs& a, const std::string& data_di
   }
   std::vector<auth::IssuerConfig> issuers;
   for (size_t i = 0; i < a.issuers.size(); ++i) {
-    ASSIGN_OR_RETURN(std::string jwks, auth::LoadJwks(a.jwks[i]));
+    ASSIGN_OR_RETURN(std::string jwks,
+                     IsJwksUrl(a.jwks[i]) ? FetchJwks(a.jwks[i]) : auth::LoadJwks(a.jwks[i]));
     issuers.push_back(
         {a.issuers[i], a.audiences.size() == 1 ? a.audiences[0] : a.audiences[i], std::move(jwks)});
   }

@@ -4,8 +4,10 @@
 //
 //   --tls-cert FILE --tls-key FILE        https (TLS 1.2+)
 //   --tls-client-ca FILE [--tls-require-client-cert]   mutual TLS
-//   --issuer URL --audience AUD --jwks FILE   a trusted issuer (repeatable,
-//                                          in step; one --audience for all)
+//   --issuer URL --audience AUD --jwks FILE|URL   a trusted issuer
+//                                          (repeatable, in step; one
+//                                          --audience for all); a JWKS URL
+//                                          is fetched once at start
 //   --authorize-url URL --token-url URL    the issuers' OAuth endpoints, for
 //                                          the SMART configuration
 //   --dev-issuer                           trust the development issuer

@@ -130,8 +130,8 @@ class TokenVerifier {
 };
 
 // A JWKS from a file (the text, checked to be a JSON object). kUnavailable
-// when the file cannot be read, kIncorrect when it is not JSON. (Fetching a
-// JWKS from the issuer's URL is not done yet: docs/SECURITY.md.)
+// when the file cannot be read, kIncorrect when it is not JSON. (`lhcr
+// serve` fetches a JWKS given as a URL itself: app/jwks_fetch.h.)
 Result<std::string> LoadJwks(const std::string& file);
 
 // What a development token says.
