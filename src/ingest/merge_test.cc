@@ -454,7 +454,7 @@ TEST_F(MergeTest, SyntheticRegionsA40sAllCarryOut) {
   ASSERT_TRUE(registry.ok()) << registry.status().ToString();
   const Source* acute = nullptr;
   for (const Source& s : registry->sources()) {
-    if (s.kind == "acute") acute = &s;
+    if (s.kind == "acute" && s.format == "hl7v2") acute = &s;  // the PAS, not the EPMA
   }
   ASSERT_NE(acute, nullptr);
   std::string adt_path;
