@@ -80,6 +80,41 @@ void CollectReferences(const fhir::Json& v, std::set<std::pair<std::string, std:
   }
 }
 
+void CollectReferencesInText(std::string_view json,
+                             std::set<std::pair<std::string, std::string>>& out) {
+  // Inside a JSON string a quote is escaped, so `"reference"` followed by a
+  // colon is always a member name, never text within a value; ids of the
+  // referenced types are [A-Za-z0-9.-], which need no escapes.
+  constexpr std::string_view kKey = "\"reference\"";
+  for (size_t at = json.find(kKey); at != std::string_view::npos;
+       at = json.find(kKey, at + kKey.size())) {
+    size_t p = at + kKey.size();
+    while (p < json.size() &&
+           (json[p] == ' ' || json[p] == '\n' || json[p] == '\t' || json[p] == '\r')) {
+      ++p;
+    }
+    if (p >= json.size() || json[p] != ':') continue;
+    ++p;
+    while (p < json.size() &&
+           (json[p] == ' ' || json[p] == '\n' || json[p] == '\t' || json[p] == '\r')) {
+      ++p;
+    }
+    if (p >= json.size() || json[p] != '"') continue;
+    size_t end = json.find('"', p + 1);
+    if (end == std::string_view::npos) break;
+    std::string_view ref = json.substr(p + 1, end - p - 1);
+    size_t slash = ref.find('/');
+    if (slash == std::string_view::npos || slash == 0) continue;
+    std::string_view type = ref.substr(0, slash);
+    if (!IsReferencedType(type)) continue;
+    std::string_view id = ref.substr(slash + 1);
+    id = id.substr(0, id.find('/'));
+    if (!id.empty() && id.find('\\') == std::string_view::npos) {
+      out.emplace(std::string(type), std::string(id));
+    }
+  }
+}
+
 std::shared_ptr<const PatientCompartment> PatientCompartment::R4() {
   static const std::shared_ptr<const PatientCompartment> r4 = [] {
     std::string_view json(
@@ -286,10 +321,7 @@ Result<Everything> CollectEverything(const EverythingRequest& request, store::St
   if (any_referenced) {
     std::set<std::pair<std::string, std::string>> refs;
     ASSIGN_OR_RETURN(auto versions, view.Fetch(members, std::nullopt));
-    for (const store::ResourceVersion& v : versions) {
-      auto doc = fhir::ParseJson(v.json);
-      if (doc.ok()) CollectReferences(*doc, refs);
-    }
+    for (const store::ResourceVersion& v : versions) CollectReferencesInText(v.json, refs);
     for (std::string_view t : kReferencedTypes) {
       std::vector<std::string> ids;
       for (auto it = refs.lower_bound({std::string(t), ""}); it != refs.end() && it->first == t;

@@ -94,6 +94,11 @@ struct Everything {
 void CollectReferences(const fhir::Json& resource,
                        std::set<std::pair<std::string, std::string>>& out);
 
+// The same for a resource's stored JSON text, without parsing it (the
+// reader CollectEverything uses: a scan for "reference" members).
+void CollectReferencesInText(std::string_view json,
+                             std::set<std::pair<std::string, std::string>>& out);
+
 Result<Everything> CollectEverything(const EverythingRequest& request, store::StoreView& view,
                                      const fhir::SearchParamRegistry& registry,
                                      const PatientCompartment& compartment);

@@ -113,6 +113,24 @@ TEST(PatientCompartmentTest, R4DefinitionHasTheSpecParameters) {
                    .ok());
 }
 
+TEST(CollectReferencesTest, TextScanAgreesWithTheParsedWalk) {
+  const std::string json =
+      R"({"resourceType":"Encounter","subject":{"reference":"Patient/a"},)"
+      R"("note":[{"text":"see \"reference\":\"Organization/fake\" in the letter"}],)"
+      R"("serviceProvider":{"reference" : "Organization/o1"},"location":[{"location":)"
+      R"({"reference":"Location/l1/_history/2"}}],"participant":[{"individual":)"
+      R"({"reference":"Practitioner/p1","display":"x"}}],"x":{"reference":"Medication/"}})";
+  std::set<std::pair<std::string, std::string>> walked, scanned;
+  auto doc = fhir::ParseJson(json);
+  ASSERT_TRUE(doc.ok());
+  CollectReferences(*doc, walked);
+  CollectReferencesInText(json, scanned);
+  const std::set<std::pair<std::string, std::string>> want = {
+      {"Location", "l1"}, {"Organization", "o1"}, {"Practitioner", "p1"}};
+  EXPECT_EQ(walked, want);
+  EXPECT_EQ(scanned, want);
+}
+
 TEST_F(EverythingTest, WholePersonFromEitherPatient) {
   const std::vector<std::string> want = {"Patient/a",
                                          "Patient/b",
