@@ -148,6 +148,10 @@ TEST_F(AuthHttpTest, TheCapabilityStatementAndSmartConfigurationDeclareTheSecuri
   EXPECT_NE(smart.body.find("\"permission-v1\""), std::string::npos);
   // No token or authorize endpoint is claimed: none is configured.
   EXPECT_EQ(smart.body.find("token_endpoint"), std::string::npos);
+  // Also under the FHIR base, where SMART App Launch clients look.
+  ClientResponse under_base = c.Get("/fhir/.well-known/smart-configuration");
+  EXPECT_EQ(under_base.status, 200);
+  EXPECT_EQ(under_base.body, smart.body);
   ClientResponse jwks = c.Get("/.well-known/jwks.json");
   ASSERT_EQ(jwks.status, 200);
   EXPECT_NE(jwks.body.find("\"kty\":\"EC\",\"crv\":\"P-256\""), std::string::npos) << jwks.body;

@@ -141,7 +141,10 @@ AuthGate::~AuthGate() = default;
 AuthGate::Admission AuthGate::Admit(const HttpRequest& request) const {
   std::string_view path = request.Path();
   if (verifier_ == nullptr) return {};
-  if (path == "/.well-known/smart-configuration") {
+  // SMART App Launch puts it under the FHIR base URL ([base]/.well-known/...);
+  // it is served at the server's root too.
+  if (path == "/fhir/.well-known/smart-configuration" ||
+      path == "/.well-known/smart-configuration") {
     std::string origin = options_.origin;
     if (origin.empty()) {
       std::string_view host = request.Header("Host");

@@ -3,8 +3,10 @@
 // through with the caller's Principal.
 //
 // Open without a token: /healthz and /metrics (no patient data),
-// /fhir/metadata, /.well-known/smart-configuration and, with the development
-// issuer on, /.well-known/jwks.json. Every other path needs
+// /fhir/metadata, the SMART configuration (/fhir/.well-known/smart-
+// configuration, as SMART App Launch places it under the FHIR base, and
+// /.well-known/smart-configuration) and, with the development issuer on,
+// /.well-known/jwks.json. Every other path needs
 // `Authorization: Bearer <JWT>` that auth::TokenVerifier accepts; otherwise
 // 401 with an OperationOutcome (issue code "login", via
 // interaction/outcome.h) and `WWW-Authenticate: Bearer realm="lhcr"` (plus
