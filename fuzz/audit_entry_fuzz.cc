@@ -5,6 +5,8 @@
 // input (user, organisation, query, address...) always parses back to its
 // sequence, previous hash and a matching hash — no request content can
 // break the chain's format.
+// And the entry's index rows built from the Event (audit::DirectRows)
+// equal the FHIRPath extraction whenever the log would use them.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -64,6 +66,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto back = audit::ParseEntry(text);
   if (!back.ok() || back->seq != seq || back->prev != audit::kGenesisHash || back->hash != hash ||
       back->recomputed != hash) {
+    std::abort();
+  }
+  // Where the audit log builds an entry's index rows from the Event, they
+  // are exactly what FHIRPath finds in its JSON.
+  if (audit::PlainEvent(e) && audit::DirectRows(e) != audit::PrepareEntry(e, *registry).rows) {
     std::abort();
   }
   return 0;

@@ -166,6 +166,9 @@ class AuditLog {
 
   store::Store& store_;
   std::shared_ptr<const fhir::SearchParamRegistry> params_;
+  // Entries' index rows are built from the Event, not by FHIRPath over their
+  // JSON (exact under params_: checked at Open; entry.h DirectRowsFit).
+  bool direct_rows_ = false;
   std::unique_ptr<Checkpoints> checkpoints_;
   AuditOptions options_;
   Clock& clock_;

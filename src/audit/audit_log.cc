@@ -112,6 +112,7 @@ AuditLog::AuditLog(store::Store& store, std::shared_ptr<const fhir::SearchParamR
                    Clock& clock)
     : store_(store),
       params_(std::move(params)),
+      direct_rows_(DirectRowsFit(*params_)),
       checkpoints_(std::move(checkpoints)),
       options_(options),
       clock_(clock),
@@ -143,7 +144,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(
 }
 
 Status AuditLog::Record(const Event& e) {
-  PreparedEntry p = PrepareEntry(e, *params_);
+  PreparedEntry p = PrepareEntry(e, *params_, direct_rows_);
   std::unique_lock<std::mutex> lock(mu_);
   space_cv_.wait(lock, [&] {
     return closed_ || !failed_.ok() || pending_->entries.size() < options_.max_pending;
@@ -264,7 +265,7 @@ Result<ChainHead> AuditLog::HeadIn(store::StoreView& txn) {
 }
 
 Status AuditLog::AppendInTxn(store::WriteTxn& txn, const Event& e, ChainHead* head) {
-  PreparedEntry p = PrepareEntry(e, *params_);
+  PreparedEntry p = PrepareEntry(e, *params_, direct_rows_);
   ASSIGN_OR_RETURN(*head, HeadIn(txn));
   RETURN_IF_ERROR(AppendPrepared(txn, p, head));
   std::lock_guard<std::mutex> lock(hint_mu_);

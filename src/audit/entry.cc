@@ -96,7 +96,8 @@ std::string Sha256Hex(std::string_view text) {
   return out;
 }
 
-PreparedEntry PrepareEntry(const Event& e, const fhir::SearchParamRegistry& params) {
+PreparedEntry PrepareEntry(const Event& e, const fhir::SearchParamRegistry& params,
+                           bool direct_rows) {
   JsonDoc doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();
   const std::string recorded = FormatInstant(e.recorded);
@@ -247,7 +248,7 @@ PreparedEntry PrepareEntry(const Event& e, const fhir::SearchParamRegistry& para
 
   PreparedEntry p;
   p.recorded = e.recorded;
-  p.rows = fhir::ExtractIndexRows(doc, params);
+  p.rows = direct_rows && PlainEvent(e) ? DirectRows(e) : fhir::ExtractIndexRows(doc, params);
   std::string text = fhir::ToJson(doc);
   // `{"resourceType":"AuditEvent",` ... `}`: keep what is between.
   constexpr std::string_view kHead = "{\"resourceType\":\"AuditEvent\",";
