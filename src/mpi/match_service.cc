@@ -33,9 +33,10 @@ std::string SourceOf(const Json& r) {
 
 MatchService::MatchService(interaction::Interactions& interactions,
                            identity::MatcherOptions options,
-                           const ingest::SourceRegistry* registry, size_t min_records_to_link)
+                           const ingest::SourceRegistry* registry, size_t min_records_to_link,
+                           size_t max_training_records)
     : interactions_(interactions), options_(std::move(options)), registry_(registry),
-      min_records_to_link_(min_records_to_link) {}
+      min_records_to_link_(min_records_to_link), max_training_records_(max_training_records) {}
 
 size_t MatchService::indexed() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -109,10 +110,8 @@ Status MatchService::CatchUp() {
 }
 
 void MatchService::Train() {
-  std::vector<identity::CandidatePair> candidates =
-      identity::GenerateCandidates(records_, options_.blocking);
   matcher_ = std::make_unique<identity::Matcher>(
-      identity::Matcher::Train(records_, candidates, options_));
+      identity::Matcher::TrainOnSample(records_, max_training_records_, options_));
   trained_on_ = records_.size();
 }
 
@@ -156,17 +155,15 @@ Result<interaction::Response> MatchService::Match(const interaction::RequestCont
     RETURN_IF_ERROR(CatchUp());
     if (matcher_ != nullptr) {
       const double query_prior = -std::log2(static_cast<double>(std::max<size_t>(records_.size(), 2)));
-      std::vector<identity::PreparedRecord> pair(2);
-      pair[0] = identity::Prepare(query);
+      const identity::PreparedRecord prepared = identity::Prepare(query);
       std::set<uint32_t> candidates;
-      for (const std::string& key : identity::BlockingKeys(pair[0])) {
+      for (const std::string& key : identity::BlockingKeys(prepared)) {
         auto it = blocks_.find(key);
         if (it == blocks_.end() || it->second.size() > kMaxQueryBlock) continue;
         candidates.insert(it->second.begin(), it->second.end());
       }
       for (uint32_t c : candidates) {
-        pair[1] = records_[c];
-        identity::ScoredPair scored = matcher_->Score(pair, 0, 1);
+        identity::ScoredPair scored = matcher_->Score(prepared, records_[c]);
         // The prior of a query: that it is one of the indexed records, any
         // one alike (odds 1 : N), not the model's prior of two records of
         // the region being one person (tiny when it holds few duplicates).
@@ -248,15 +245,13 @@ Result<std::optional<std::string>> MatchService::Reevaluate(const Json& patient,
   }
   identity::PersonRecord record = identity::PersonRecordFromPatient(patient, SourceOf(patient), "");
   record.record_id = target;
-  std::vector<identity::PreparedRecord> pair(2);
-  pair[0] = identity::Prepare(record);
+  const identity::PreparedRecord prepared = identity::Prepare(record);
   identity::ScoredPair best;
   std::string best_ref;
   for (const std::string& m : members) {
     auto it = by_ref_.find(m);
     if (m == target || it == by_ref_.end()) continue;
-    pair[1] = records_[it->second];
-    identity::ScoredPair scored = matcher_->Score(pair, 0, 1);
+    identity::ScoredPair scored = matcher_->Score(prepared, records_[it->second]);
     if (best_ref.empty() || scored.probability > best.probability) {
       best = scored;
       best_ref = m;
@@ -357,23 +352,21 @@ Result<std::vector<std::string>> MatchService::LinkEntries(const std::string& bu
     const std::string source = SourceOf(*p);
     identity::PersonRecord record = identity::PersonRecordFromPatient(*p, source, "");
     record.record_id = target;
-    std::vector<identity::PreparedRecord> pair(2);
-    pair[0] = identity::Prepare(record);
+    const identity::PreparedRecord prepared = identity::Prepare(record);
     // The best candidate that is linked to a Person.
     const identity::ScoredPair* best = nullptr;
     identity::ScoredPair best_pair;
     std::string best_ref;
     if (matcher_ != nullptr) {
       std::set<uint32_t> candidates;
-      for (const std::string& key : identity::BlockingKeys(pair[0])) {
+      for (const std::string& key : identity::BlockingKeys(prepared)) {
         auto it = blocks_.find(key);
         if (it == blocks_.end() || it->second.size() > options_.blocking.max_block_size) continue;
         candidates.insert(it->second.begin(), it->second.end());
       }
       for (uint32_t c : candidates) {
         if (refs_[c] == target || !person_of_.count(refs_[c])) continue;
-        pair[1] = records_[c];
-        identity::ScoredPair scored = matcher_->Score(pair, 0, 1);
+        identity::ScoredPair scored = matcher_->Score(prepared, records_[c]);
         if (best == nullptr || scored.probability > best_pair.probability) {
           best_pair = scored;
           best = &best_pair;

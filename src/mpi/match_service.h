@@ -7,7 +7,8 @@
 // unsupervised pipeline and fixed configuration as relink). The index
 // catches up with the store before each request: Patients updated since
 // the last one seen (by _lastUpdated) are (re)indexed; the model is trained
-// again when the index has doubled since it was last trained.
+// again when the index has doubled since it was last trained, on a sample of
+// at most kMaxTrainingRecords records.
 //
 // A request's Patient is scored against the candidates its blocking keys
 // find, with the prior that the query is one of the N indexed records (odds
@@ -59,11 +60,17 @@ inline constexpr std::string_view kMatchGradeSpecExtension =
 class MatchService : public ingest::PatientLinker {
  public:
   static constexpr size_t kMinRecordsToLink = 1000;
+  // Training looks at a uniform sample of at most this many records
+  // (identity::Matcher::TrainOnSample): the candidate pairs of a whole
+  // region of millions would cost minutes and gigabytes for the same m, u
+  // and prior.
+  static constexpr size_t kMaxTrainingRecords = 200000;
 
   // Borrows `interactions`; it must outlive this object.
   MatchService(interaction::Interactions& interactions, identity::MatcherOptions options = {},
                const ingest::SourceRegistry* registry = nullptr,
-               size_t min_records_to_link = kMinRecordsToLink);
+               size_t min_records_to_link = kMinRecordsToLink,
+               size_t max_training_records = kMaxTrainingRecords);
 
   Result<interaction::Response> Match(const interaction::RequestContext& ctx,
                                       const std::string& parameters_json);
@@ -87,6 +94,7 @@ class MatchService : public ingest::PatientLinker {
   const identity::MatcherOptions options_;
   const ingest::SourceRegistry* const registry_;
   const size_t min_records_to_link_;
+  const size_t max_training_records_;
   mutable std::mutex mu_;
   std::vector<identity::PreparedRecord> records_;       // guarded by mu_
   std::vector<std::string> refs_;                       // "Patient/<id>", by record
