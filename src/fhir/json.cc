@@ -273,7 +273,11 @@ std::string ToJsonKeepingNumbers(const Json& value, const NumberTexts& texts, st
 
 const Json* Member(const Json& object, std::string_view name) {
   if (!object.IsObject()) return nullptr;
-  auto it = object.FindMember(rapidjson::StringRef(name.data(), name.size()));
+  // A Value key, so the lookup uses name's length: a bare StringRef would
+  // convert to const char* and be read up to a NUL, so "a" cut from "a.b"
+  // would look for "a.b".
+  const Json key(rapidjson::StringRef(name.data(), name.size()));
+  auto it = object.FindMember(key);
   if (it == object.MemberEnd()) return nullptr;
   return &it->value;
 }

@@ -12,6 +12,21 @@ TEST(JsonTest, ParseErrorNamesOffset) {
   EXPECT_NE(r.status().message().find("offset 5"), std::string::npos);
 }
 
+// A name that is a piece of a longer string is looked up by its own length.
+TEST(JsonTest, MemberTakesANameCutFromALongerString) {
+  auto doc = ParseJson(R"({"a":1,"a.b":2,"subject":{"reference":"Patient/1"}})");
+  ASSERT_TRUE(doc.ok());
+  const std::string path = "a.b";
+  const Json* a = Member(*doc, std::string_view(path).substr(0, 1));
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->GetInt(), 1);
+  const std::string dotted = "subject.reference";
+  const Json* subject = Member(*doc, std::string_view(dotted).substr(0, 7));
+  ASSERT_NE(subject, nullptr);
+  EXPECT_EQ(StringMember(*subject, std::string_view(dotted).substr(8)), "Patient/1");
+  EXPECT_EQ(Member(*doc, std::string_view(path).substr(0, 2)), nullptr);  // "a."
+}
+
 TEST(JsonTest, KeepsDecimalPrecision) {
   NumberTexts texts;
   auto doc = ParseJsonKeepingNumbers(
