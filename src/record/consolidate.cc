@@ -192,6 +192,27 @@ std::vector<MedicationEntry> Medications(const std::vector<const Parsed*>& in,
     const Json& r = p->doc;
     const bool request = p->item->type == "MedicationRequest";
     std::vector<Coding> codings = Codings(r, "medicationCodeableConcept");
+    // medication[x] as a reference: a contained Medication's code is read
+    // like an inline one; another resource's is not at hand here, so the
+    // reference itself (and its display) names the medicine.
+    std::string medication_ref;
+    if (const Json* mr = Member(r, "medicationReference"); codings.empty() && mr != nullptr) {
+      medication_ref = Str(*mr, "reference");
+      if (medication_ref.size() > 1 && medication_ref[0] == '#') {
+        if (const Json* contained = Member(r, "contained"); contained && contained->IsArray()) {
+          for (const Json& c : contained->GetArray()) {
+            if (Str(c, "id") == std::string_view(medication_ref).substr(1)) {
+              codings = Codings(c, "code");
+              break;
+            }
+          }
+        }
+      }
+      if (codings.empty()) {
+        const std::string display = Str(*mr, "display");
+        if (!display.empty()) codings.push_back({"", "", display});
+      }
+    }
     MedicationSource s;
     s.ref = p->ref;
     s.hospital = IsHospital(p->kind);
@@ -225,8 +246,13 @@ std::vector<MedicationEntry> Medications(const std::vector<const Parsed*>& in,
     }
     if (key.empty()) {
       s.coding = Preferred(codings, {kSnomed});
-      key = s.coding.code.empty() ? "text:" + Lower(s.coding.display)
-                                  : "code:" + s.coding.system + "|" + s.coding.code;
+      key = !s.coding.code.empty()      ? "code:" + s.coding.system + "|" + s.coding.code
+            : !s.coding.display.empty() ? "text:" + Lower(s.coding.display)
+            // Nothing names the medicine: an entry of its own, never merged
+            // with other unnamed records (by another resource's reference
+            // when it has one, so two records of one Medication stay one).
+            : !medication_ref.empty() && medication_ref[0] != '#' ? "ref:" + medication_ref
+                                                                  : "record:" + p->ref.reference;
       display = s.coding.display;
     }
     auto [it, added] = by_key.emplace(key, out.size());

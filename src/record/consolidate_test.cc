@@ -97,6 +97,43 @@ TEST(Consolidate, AmpAndVmpOfOneMedicineAreOneEntry) {
                                                {"MedicationRequest/r1", "acute", "Patient/h"}}));
 }
 
+// medication[x] as a reference: a contained Medication's code is matched as
+// an inline one; medicines named by nothing are never merged into one entry.
+TEST(Consolidate, MedicationReferencesAreReadAndNeverMergedOnEmptiness) {
+  auto t = Dmd();
+  const std::string sct = kSct;
+  SourceItems in = Items({
+      Item("MedicationStatement", "m1", "Patient/g", "gp1",
+           Med("325242002", "Gliclazide 80mg tablets", "active")),
+      Item("MedicationRequest", "r1", "Patient/h", "acute",
+           "\"contained\":[{\"resourceType\":\"Medication\",\"id\":\"med\",\"code\":{\"coding\":"
+           "[{\"system\":\"" +
+               sct +
+               "\",\"code\":\"378911000001109\"}]}}],\"status\":\"active\","
+               "\"intent\":\"order\",\"medicationReference\":{\"reference\":\"#med\"}"),
+      Item("MedicationRequest", "r2", "Patient/h", "acute",
+           "\"status\":\"active\",\"intent\":\"order\",\"medicationReference\":{\"reference\":"
+           "\"Medication/x1\"}"),
+      Item("MedicationRequest", "r3", "Patient/h", "acute",
+           "\"status\":\"active\",\"intent\":\"order\",\"medicationReference\":{\"reference\":"
+           "\"Medication/x2\"}"),
+      Item("MedicationRequest", "r4", "Patient/h", "acute",
+           "\"status\":\"active\",\"intent\":\"order\",\"medicationReference\":{\"reference\":"
+           "\"Medication/x3\",\"display\":\"Omeprazole 20mg capsules\"}"),
+  });
+  ConsolidatedRecord r = Consolidate(in, t.get(), Kinds());
+  ASSERT_EQ(r.medications.size(), 4u);
+  std::set<std::string> keys;
+  for (const MedicationEntry& m : r.medications) {
+    keys.insert(m.key);
+    if (m.key == "vmp:325242002") {
+      EXPECT_EQ(m.per_source.size(), 2u);  // the contained AMP joins the GP's VMP
+    }
+  }
+  EXPECT_EQ(keys, (std::set<std::string>{"vmp:325242002", "ref:Medication/x1", "ref:Medication/x2",
+                                         "text:omeprazole 20mg capsules"}));
+}
+
 TEST(Consolidate, VmpsOfOneVtmAreOneEntryAndDoseDifferenceIsAConflict) {
   auto t = Dmd();
   SourceItems in = Items({
