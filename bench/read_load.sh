@@ -66,17 +66,7 @@ free_port() {
 # nginx workers and PostgreSQL run as unprivileged users when started as root.
 chmod 755 "$TMP"
 
-wait_base() {  # lhcr output file, pid -> prints its base URL
-  local base=""
-  for _ in $(seq 1 100); do
-    base=$(grep -o 'http://127.0.0.1:[0-9]*/fhir' "$1" | head -1 || true)
-    [[ -n $base ]] && break
-    kill -0 "$2" 2>/dev/null || { cat "$1" >&2; return 1; }
-    sleep 0.1
-  done
-  [[ -n $base ]] || { echo "read_load: lhcr did not start" >&2; return 1; }
-  echo "$base"
-}
+source "$ROOT/bench/load_common.sh"
 
 # --- lhcr ---------------------------------------------------------------
 "$BIN" serve --data "$TMP/data" --listen 127.0.0.1:0 --no-fsync --no-auth >"$TMP/lhcr.out" 2>&1 &
