@@ -10,26 +10,6 @@
 namespace lhcr::audit {
 namespace {
 
-// The chain's newest entry as `txn` sees it, by the store's history: the
-// first append of a process (SQLite answers it by walking every AuditEvent).
-Result<ChainHead> HistoryHead(store::StoreView& txn) {
-  store::HistoryQuery q;
-  q.type = "AuditEvent";
-  q.limit = 1;
-  ASSIGN_OR_RETURN(std::vector<store::ResourceVersion> newest, txn.History(q));
-  ChainHead head{0, std::string(kGenesisHash)};
-  if (newest.empty()) return head;
-  Result<ParsedEntry> e = ParseEntry(newest[0].json);
-  if (!e.ok()) {
-    return Status::Fault("the audit chain's newest entry AuditEvent/" + newest[0].id +
-                         " is unreadable (" + e.status().message() +
-                         "); run lhcr audit verify; nothing of this request was stored");
-  }
-  head.seq = e->seq;
-  head.hash = std::move(e->hash);
-  return head;
-}
-
 // The head that entry `v` (AuditEvent/`seq`) makes.
 Result<ChainHead> HeadOf(const store::ResourceVersion& v) {
   Result<ParsedEntry> e = ParseEntry(v.json);
@@ -39,6 +19,17 @@ Result<ChainHead> HeadOf(const store::ResourceVersion& v) {
                          "); run lhcr audit verify; nothing of this request was stored");
   }
   return ChainHead{e->seq, std::move(e->hash)};
+}
+
+// The chain's newest entry as `txn` sees it, by the store's history: the
+// first append of a process (SQLite answers it by walking every AuditEvent).
+Result<ChainHead> HistoryHead(store::StoreView& txn) {
+  store::HistoryQuery q;
+  q.type = "AuditEvent";
+  q.limit = 1;
+  ASSIGN_OR_RETURN(std::vector<store::ResourceVersion> newest, txn.History(q));
+  if (newest.empty()) return ChainHead{0, std::string(kGenesisHash)};
+  return HeadOf(newest[0]);
 }
 
 // Appends `p` after *head (and moves *head on).
@@ -132,13 +123,14 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(
   auto log = std::unique_ptr<AuditLog>(
       new AuditLog(store, std::move(params), std::move(cp), options, clock));
   if (!done.empty()) {
-    std::lock_guard<std::mutex> lock(log->cp_mu_);
-    log->checkpointed_ = done.back().seq;
-    log->newest_ = {done.back().seq, done.back().hash};
-  }
-  if (!done.empty()) {
+    const ChainHead last{done.back().seq, done.back().hash};
+    {
+      std::lock_guard<std::mutex> lock(log->cp_mu_);
+      log->checkpointed_ = last.seq;
+      log->newest_ = last;
+    }
     std::lock_guard<std::mutex> lock(log->hint_mu_);
-    log->hint_ = {done.back().seq, done.back().hash};  // walked on from here
+    log->hint_ = last;  // walked on from here
   }
   return log;
 }
