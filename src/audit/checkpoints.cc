@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "audit/entry.h"
+
 namespace lhcr::audit {
 
 struct Checkpoints::Key {
@@ -24,14 +26,6 @@ namespace {
 std::string Message(int64_t seq, std::string_view hash, Millis at) {
   return "lhcr audit checkpoint\n" + std::to_string(seq) + "\n" + std::string(hash) + "\n" +
          std::to_string(at) + "\n";
-}
-
-std::string Base64(const unsigned char* data, size_t n) {
-  std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  int len =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
-  out.resize(len < 0 ? 0 : static_cast<size_t>(len));
-  return out;
 }
 
 std::optional<std::string> Unbase64(std::string_view s) {
@@ -154,8 +148,9 @@ Status Checkpoints::Append(const ChainHead& head, Millis at) {
                            msg.size()) == 1;
   EVP_MD_CTX_free(ctx);
   if (!ok) return Status::Fault("cannot sign an audit checkpoint");
-  const std::string line = std::to_string(head.seq) + " " + head.hash + " " + std::to_string(at) +
-                           " " + Base64(sig, sig_len) + "\n";
+  const std::string line =
+      std::to_string(head.seq) + " " + head.hash + " " + std::to_string(at) + " " +
+      Base64(std::string_view(reinterpret_cast<const char*>(sig), sig_len)) + "\n";
   std::lock_guard<std::mutex> lock(mu_);
   int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) return Status::Unavailable("cannot open " + path_ + ": " + std::strerror(errno));

@@ -59,15 +59,6 @@ bool IsHex(std::string_view s) {
   return true;
 }
 
-std::string Base64(std::string_view s) {
-  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
-  int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
-  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
-  return out;
-}
-
 }  // namespace
 
 std::string_view ActorKindName(ActorKind k) {
@@ -96,6 +87,15 @@ std::string Sha256Hex(std::string_view text) {
   return out;
 }
 
+std::string Base64(std::string_view s) {
+  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
+  int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
+  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
+  return out;
+}
+
 PreparedEntry PrepareEntry(const Event& e, const fhir::SearchParamRegistry& params,
                            bool direct_rows) {
   JsonDoc doc(rapidjson::kObjectType);
@@ -108,13 +108,10 @@ PreparedEntry PrepareEntry(const Event& e, const fhir::SearchParamRegistry& para
     meta.AddMember("lastUpdated", Str(recorded, a), a);
     doc.AddMember("meta", std::move(meta), a);
   }
-  doc.AddMember("type",
-                Coding("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest",
-                       "RESTful Operation", a),
-                a);
+  doc.AddMember("type", Coding(kTypeSystem, "rest", "RESTful Operation", a), a);
   if (!e.subtype.empty()) {
     Json sub(rapidjson::kArrayType);
-    sub.PushBack(Coding("http://hl7.org/fhir/restful-interaction", e.subtype, "", a), a);
+    sub.PushBack(Coding(kSubtypeSystem, e.subtype, "", a), a);
     doc.AddMember("subtype", std::move(sub), a);
   }
   char action[2] = {e.action, 0};
@@ -137,10 +134,7 @@ PreparedEntry PrepareEntry(const Event& e, const fhir::SearchParamRegistry& para
                  a);
     if (!who.role.empty()) {
       Json roles(rapidjson::kArrayType);
-      roles.PushBack(Concept(Coding("https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode",
-                                    who.role, "", a),
-                             a),
-                     a);
+      roles.PushBack(Concept(Coding(kRoleSystem, who.role, "", a), a), a);
       ag.AddMember("role", std::move(roles), a);
     }
     Json w(rapidjson::kObjectType);
@@ -148,7 +142,7 @@ PreparedEntry PrepareEntry(const Event& e, const fhir::SearchParamRegistry& para
       w.AddMember("reference", Str("Patient/" + who.patient_id, a), a);
     }
     Json ident(rapidjson::kObjectType);
-    ident.AddMember("system", "https://lhcr.example/fhir/Id/user", a);
+    ident.AddMember("system", Str(kUserSystem, a), a);
     ident.AddMember("value", Str(who.user.empty() ? "anonymous" : who.user, a), a);
     w.AddMember("identifier", std::move(ident), a);
     ag.AddMember("who", std::move(w), a);
@@ -186,7 +180,7 @@ PreparedEntry PrepareEntry(const Event& e, const fhir::SearchParamRegistry& para
                  a);
     Json w(rapidjson::kObjectType);
     Json ident(rapidjson::kObjectType);
-    ident.AddMember("system", "https://fhir.nhs.uk/Id/ods-organization-code", a);
+    ident.AddMember("system", Str(kOdsSystem, a), a);
     ident.AddMember("value", Str(who.org, a), a);
     w.AddMember("identifier", std::move(ident), a);
     ag.AddMember("who", std::move(w), a);
@@ -210,11 +204,8 @@ PreparedEntry PrepareEntry(const Event& e, const fhir::SearchParamRegistry& para
   for (const std::string& p : e.patients) {
     Json en(rapidjson::kObjectType);
     en.AddMember("what", Reference("Patient", p, a), a);
-    en.AddMember(
-        "type", Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "1", "Person", a),
-        a);
-    en.AddMember("role",
-                 Coding("http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient", a), a);
+    en.AddMember("type", Coding(kEntityTypeSystem, "1", "Person", a), a);
+    en.AddMember("role", Coding(kObjectRoleSystem, "1", "Patient", a), a);
     entities.PushBack(std::move(en), a);
   }
   for (const EntityRef& r : e.entities) {
@@ -224,16 +215,12 @@ PreparedEntry PrepareEntry(const Event& e, const fhir::SearchParamRegistry& para
     }
     Json en(rapidjson::kObjectType);
     if (!r.id.empty()) en.AddMember("what", Reference(r.type, r.id, a), a);
-    en.AddMember("type", Coding("http://hl7.org/fhir/resource-types", r.type, "", a), a);
+    en.AddMember("type", Coding(kResourceTypeSystem, r.type, "", a), a);
     if (r.id.empty()) {
-      en.AddMember(
-          "role", Coding("http://terminology.hl7.org/CodeSystem/object-role", "24", "Query", a), a);
+      en.AddMember("role", Coding(kObjectRoleSystem, "24", "Query", a), a);
       if (!e.query.empty()) en.AddMember("query", Str(Base64(e.query), a), a);
     } else {
-      en.AddMember(
-          "role",
-          Coding("http://terminology.hl7.org/CodeSystem/object-role", "4", "Domain Resource", a),
-          a);
+      en.AddMember("role", Coding(kObjectRoleSystem, "4", "Domain Resource", a), a);
     }
     if (!e.method_path.empty()) en.AddMember("description", Str(e.method_path, a), a);
     entities.PushBack(std::move(en), a);

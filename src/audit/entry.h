@@ -15,6 +15,20 @@ namespace lhcr::audit {
 inline constexpr std::string_view kGenesisHash =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
+// The systems an entry's codes and identifiers are in (PrepareEntry writes
+// them, DirectRows indexes them).
+inline constexpr const char* kUserSystem = "https://lhcr.example/fhir/Id/user";
+inline constexpr const char* kOdsSystem = "https://fhir.nhs.uk/Id/ods-organization-code";
+inline constexpr const char* kRoleSystem =
+    "https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode";
+inline constexpr const char* kTypeSystem = "http://terminology.hl7.org/CodeSystem/audit-event-type";
+inline constexpr const char* kSubtypeSystem = "http://hl7.org/fhir/restful-interaction";
+inline constexpr const char* kEntityTypeSystem =
+    "http://terminology.hl7.org/CodeSystem/audit-entity-type";
+inline constexpr const char* kResourceTypeSystem = "http://hl7.org/fhir/resource-types";
+inline constexpr const char* kObjectRoleSystem =
+    "http://terminology.hl7.org/CodeSystem/object-role";
+
 // An Event serialised ahead of the transaction (the CPU work done on the
 // caller's thread): the AuditEvent's members between its id and its chain
 // extension, and its search index rows.
@@ -49,6 +63,8 @@ std::string SealEntry(const PreparedEntry& p, int64_t seq, std::string_view prev
 
 // Hex SHA-256 of `text`.
 std::string Sha256Hex(std::string_view text);
+// Standard (padded) base64 of `bytes`.
+std::string Base64(std::string_view bytes);
 
 // What an entry's stored text says of its place in the chain.
 struct ParsedEntry {

@@ -14,15 +14,6 @@ namespace {
 
 using store::IndexRow;
 
-constexpr const char* kUserSystem = "https://lhcr.example/fhir/Id/user";
-constexpr const char* kOdsSystem = "https://fhir.nhs.uk/Id/ods-organization-code";
-constexpr const char* kRoleSystem = "https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode";
-constexpr const char* kTypeSystem = "http://terminology.hl7.org/CodeSystem/audit-event-type";
-constexpr const char* kSubtypeSystem = "http://hl7.org/fhir/restful-interaction";
-constexpr const char* kEntityTypeSystem = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
-constexpr const char* kResourceTypeSystem = "http://hl7.org/fhir/resource-types";
-constexpr const char* kObjectRoleSystem = "http://terminology.hl7.org/CodeSystem/object-role";
-
 // A FHIR id: 1-64 of [A-Za-z0-9.-].
 bool PlainId(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
