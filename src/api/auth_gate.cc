@@ -45,10 +45,6 @@ class AuthGate::Cache {
 
 namespace {
 
-bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
-
 // An RFC 6750 auth-param value: a quoted-string without quotes or
 // backslashes in it, and no control characters.
 std::string Quoted(std::string_view s) {
@@ -75,7 +71,7 @@ bool OpenPath(std::string_view path) {
 // Paths for the region's systems and staff, not for patients.
 bool StaffOnly(std::string_view path) {
   for (std::string_view p : {"/ingest", "/sources", "/quarantine", "/mpi"}) {
-    if (path == p || (StartsWith(path, p) && path[p.size()] == '/')) return true;
+    if (path == p || (path.starts_with(p) && path[p.size()] == '/')) return true;
   }
   return false;
 }

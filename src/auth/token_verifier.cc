@@ -162,7 +162,7 @@ class TokenVerifier::Impl {
     ASSIGN_OR_RETURN(rapidjson::Document payload,
                      ParsePart(token.substr(d1 + 1, d2 - d1 - 1), "payload"));
     std::string_view iss = StringClaim(payload, "iss");
-    auto issuer_it = issuers_.find(std::string(iss));
+    auto issuer_it = issuers_.find(iss);
     if (issuer_it == issuers_.end())
       return Reject("issuer \"" + std::string(iss) + "\" is not trusted");
     const Issuer& issuer = issuer_it->second;
