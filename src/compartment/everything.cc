@@ -44,6 +44,23 @@ bool IsReferencedType(std::string_view t) {
          std::end(kReferencedTypes);
 }
 
+// "Type/id" (or "Type/id/_history/n") of a kReferencedTypes type into `out`;
+// from raw JSON text (`escaped`) an id holding an escape is skipped, as it
+// would have to be decoded and no id of those types has one.
+void AddReferencedType(std::string_view ref, bool escaped,
+                       std::set<std::pair<std::string, std::string>>& out) {
+  size_t slash = ref.find('/');
+  if (slash == std::string_view::npos || slash == 0) return;
+  std::string_view type = ref.substr(0, slash);
+  if (!IsReferencedType(type)) return;
+  std::string_view id = ref.substr(slash + 1);
+  id = id.substr(0, id.find('/'));
+  if (id.empty() || (escaped && id.find('\\') != std::string_view::npos)) return;
+  out.emplace(std::string(type), std::string(id));
+}
+
+constexpr std::string_view kJsonSpace = " \t\r\n";
+
 // value[x] of a Parameters.parameter as text (strings, numbers, booleans).
 std::optional<std::string> PrimitiveValue(const fhir::Json& p) {
   for (auto it = p.MemberBegin(); it != p.MemberEnd(); ++it) {
@@ -63,14 +80,7 @@ void CollectReferences(const fhir::Json& v, std::set<std::pair<std::string, std:
   if (v.IsObject()) {
     for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
       if (it->value.IsString() && std::string_view(it->name.GetString()) == "reference") {
-        std::string_view ref = fhir::AsView(it->value);
-        size_t slash = ref.find('/');
-        if (slash == std::string_view::npos || slash == 0) continue;
-        std::string_view type = ref.substr(0, slash);
-        if (!IsReferencedType(type)) continue;
-        std::string_view id = ref.substr(slash + 1);
-        id = id.substr(0, id.find('/'));
-        if (!id.empty()) out.emplace(std::string(type), std::string(id));
+        AddReferencedType(fhir::AsView(it->value), /*escaped=*/false, out);
       } else {
         CollectReferences(it->value, out);
       }
@@ -88,30 +98,13 @@ void CollectReferencesInText(std::string_view json,
   constexpr std::string_view kKey = "\"reference\"";
   for (size_t at = json.find(kKey); at != std::string_view::npos;
        at = json.find(kKey, at + kKey.size())) {
-    size_t p = at + kKey.size();
-    while (p < json.size() &&
-           (json[p] == ' ' || json[p] == '\n' || json[p] == '\t' || json[p] == '\r')) {
-      ++p;
-    }
-    if (p >= json.size() || json[p] != ':') continue;
-    ++p;
-    while (p < json.size() &&
-           (json[p] == ' ' || json[p] == '\n' || json[p] == '\t' || json[p] == '\r')) {
-      ++p;
-    }
-    if (p >= json.size() || json[p] != '"') continue;
+    size_t p = json.find_first_not_of(kJsonSpace, at + kKey.size());
+    if (p == std::string_view::npos || json[p] != ':') continue;
+    p = json.find_first_not_of(kJsonSpace, p + 1);
+    if (p == std::string_view::npos || json[p] != '"') continue;
     size_t end = json.find('"', p + 1);
     if (end == std::string_view::npos) break;
-    std::string_view ref = json.substr(p + 1, end - p - 1);
-    size_t slash = ref.find('/');
-    if (slash == std::string_view::npos || slash == 0) continue;
-    std::string_view type = ref.substr(0, slash);
-    if (!IsReferencedType(type)) continue;
-    std::string_view id = ref.substr(slash + 1);
-    id = id.substr(0, id.find('/'));
-    if (!id.empty() && id.find('\\') == std::string_view::npos) {
-      out.emplace(std::string(type), std::string(id));
-    }
+    AddReferencedType(json.substr(p + 1, end - p - 1), /*escaped=*/true, out);
   }
 }
 
