@@ -147,11 +147,7 @@ std::string DateOf(const fhir::Json& r, std::initializer_list<std::string_view> 
     size_t pos = 0;
     while (v != nullptr && pos <= path.size()) {
       size_t dot = std::min(path.find('.', pos), path.size());
-      // A std::string, null-terminated: fhir::Member finds the member by the
-      // name's C string (RapidJSON picks its const Ch* overload), so a view
-      // into "a.b" would look for "a.b".
-      const std::string segment(path.substr(pos, dot - pos));
-      v = v->IsObject() ? fhir::Member(*v, segment) : nullptr;
+      v = fhir::Member(*v, path.substr(pos, dot - pos));
       pos = dot + 1;
     }
     if (v != nullptr && v->IsString() && v->GetStringLength() >= 10) {
@@ -246,8 +242,7 @@ Result<StructuredRecordRequest> ParseStructuredRecordRequest(std::string_view pa
         return InvalidNhsNumber("patientNHSNumber.system must be " + std::string(kNhsSystem));
       }
       std::string value(fhir::StringMember(*id, "value"));
-      if (value.size() != 10 || value.find_first_not_of("0123456789") != std::string::npos ||
-          !identity::IsValidNhsNumber(value)) {
+      if (!identity::IsValidNhsNumber(value)) {
         return InvalidNhsNumber("'" + value +
                                 "' is not a valid NHS number (10 digits, modulus 11 check)");
       }
