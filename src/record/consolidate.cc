@@ -4,6 +4,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "base/text.h"
 #include "fhir/json.h"
 #include "record/record.h"
 
@@ -15,6 +16,7 @@ using fhir::Member;
 using fhir::StringMember;
 using terminology::kLoinc;
 using terminology::kSnomed;
+using text::Lower;
 
 constexpr std::string_view kDmdLevel = "dmd-level";
 
@@ -174,11 +176,6 @@ std::string DoseText(const Json& r, std::string_view member) {
     out += t;
   }
   return out;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 bool IsHospital(std::string_view kind) { return kind == "acute" || kind == "mental-health"; }
