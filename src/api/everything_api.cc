@@ -1,6 +1,6 @@
 #include "api/everything_api.h"
 
-#include "search/search.h"
+#include "base/time.h"
 
 namespace lhcr::api {
 
