@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <set>
 #include <span>
 #include <unordered_set>
@@ -223,15 +224,21 @@ Result<Everything> CollectEverything(const EverythingRequest& request, store::St
            std::find(request.types.begin(), request.types.end(), type) != request.types.end();
   };
   std::unordered_set<Rid> seen;
+  // With _since: per type, its rids updated since then (read once a type).
+  std::map<std::string, store::RidSet, std::less<>> recent;
   // Adds rids (of `type`) that pass _type and _since, each once.
   auto add = [&](std::string_view type, const store::RidSet& rids) -> Status {
     if (!wanted(type) || rids.empty()) return Status::Ok();
     const store::RidSet* keep = nullptr;
-    store::RidSet recent;
     if (request.since) {
-      ASSIGN_OR_RETURN(
-          recent, view.ByLastUpdated(type, *request.since, std::numeric_limits<int64_t>::max()));
-      keep = &recent;
+      auto it = recent.find(type);
+      if (it == recent.end()) {
+        ASSIGN_OR_RETURN(
+            store::RidSet since,
+            view.ByLastUpdated(type, *request.since, std::numeric_limits<int64_t>::max()));
+        it = recent.emplace(std::string(type), std::move(since)).first;
+      }
+      keep = &it->second;
     }
     for (Rid r : rids) {
       if (keep != nullptr && !std::binary_search(keep->begin(), keep->end(), r)) continue;
