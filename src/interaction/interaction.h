@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "auth/auth.h"
 #include "base/ids.h"
 #include "base/status.h"
 #include "base/time.h"
@@ -21,6 +20,10 @@
 #include "fhir/validator.h"
 #include "search/search.h"
 #include "store/store.h"
+
+namespace lhcr::auth {
+struct Principal;  // auth/auth.h; interaction only carries it to its callers
+}  // namespace lhcr::auth
 
 namespace lhcr::interaction {
 
