@@ -156,7 +156,6 @@ class AuditLog {
   void Close();
 
   Clock& clock() { return clock_; }
-  store::Store& store() { return store_; }
 
   struct Batch;
 
