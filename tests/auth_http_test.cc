@@ -203,6 +203,9 @@ TEST(AuthServeFlagsTest, RefusesUnsafeCombinations) {
       {{"--listen", "0.0.0.0:0", "--no-auth", "--allow-plain-http"},
        "--no-auth is allowed on a loopback address only"},
       {{"--listen", "0.0.0.0:0", "--dev-issuer"}, "plain HTTP on 0.0.0.0 is refused"},
+      // A name that merely starts like a loopback address is not one.
+      {{"--listen", "127.0.0.1.nip.example:0", "--no-auth", "--allow-plain-http"},
+       "--no-auth is allowed on a loopback address only"},
       {{"--listen", "127.0.0.1:0", "--dev-issuer", "--mllp", "0.0.0.0:0"},
        "MLLP carries no credentials"},
       {{"--listen", "127.0.0.1:0", "--issuer", "https://idp.example"}, "one --jwks for each"},

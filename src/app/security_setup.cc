@@ -1,5 +1,8 @@
 #include "app/security_setup.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "app/jwks_fetch.h"
 
 namespace lhcr {
@@ -30,7 +33,14 @@ void AddSecurityOptions(CLI::App& s, SecurityArgs& a) {
 }
 
 bool IsLoopbackHost(const std::string& host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+  if (host == "localhost") return true;
+  // An address, not a name: "127.evil.example" is a name DNS may put anywhere.
+  std::string h = host;
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  in_addr v4{};
+  if (inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, h.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 void ApplyTls(const SecurityArgs& a, api::HttpServerOptions& http) {
