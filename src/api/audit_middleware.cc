@@ -155,13 +155,8 @@ audit::Event AuditMiddleware::Describe(const HttpRequest& r, Millis now) {
                                    k == "subject:Patient" || k == "beneficiary";
         const bool patient_id = type == "Patient" && k == "_id";
         if (!patient_param && !patient_id) continue;
-        size_t s = 0;
-        for (;;) {
-          size_t c = v.find(',', s);
-          std::string_view one = std::string_view(v).substr(s, c == std::string::npos ? c : c - s);
-          AddPatient(e.patients, patient_id ? std::string(one) : PatientIdOf(one));
-          if (c == std::string::npos) break;
-          s = c + 1;
+        for (const std::string& one : search::SplitEscaped(v, ',')) {
+          AddPatient(e.patients, patient_id ? one : PatientIdOf(one));
         }
       }
     }
